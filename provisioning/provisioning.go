@@ -1,0 +1,306 @@
+// Package provisioning is Roster's domain core: who is entitled to be an
+// active member of the Slack workspace, and the durable jobs that make each
+// person's Slack account match that entitlement.
+//
+// It imports neither slack-go nor bbolt. The interfaces it consumes (Store,
+// Provider, Members) are defined here and implemented by adapters: store
+// (bbolt), provisioning/scim (Slack's SCIM API) and app (the Web API).
+package provisioning
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Domain sentinels. Adapters wrap them as fmt.Errorf("…: %w", err).
+var (
+	// ErrNotFound: no such record or account.
+	ErrNotFound = errors.New("not found")
+	// ErrEmailTaken: Slack already has an account (active or deactivated)
+	// with this email (SCIM email_taken).
+	ErrEmailTaken = errors.New("email taken")
+	// ErrUsernameTaken: the SCIM userName is in use (SCIM username_taken).
+	ErrUsernameTaken = errors.New("username taken")
+	// ErrForbidden: the actor may not do this.
+	ErrForbidden = errors.New("forbidden")
+	// ErrProtected: the account may never be deactivated by Roster (owner,
+	// admin, bot, or one of Roster's own admins).
+	ErrProtected = errors.New("protected account")
+	// ErrInvalid: the input is malformed; the wrapping text says how.
+	ErrInvalid = errors.New("invalid input")
+	// ErrAlreadyDecided: the request was decided before.
+	ErrAlreadyDecided = errors.New("already decided")
+)
+
+// RetryableError is a failure worth retrying: a 429, a 5xx, a network error,
+// a per-user write lock. After is the wait Slack asked for (Retry-After);
+// zero means no hint, and the caller backs off on its own.
+type RetryableError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryableError) Error() string {
+	if e.After > 0 {
+		return fmt.Sprintf("%v (retry after %s)", e.Err, e.After)
+	}
+	return e.Err.Error()
+}
+
+func (e *RetryableError) Unwrap() error { return e.Err }
+
+// PermanentError is a failure Slack will repeat however often it is asked:
+// an invalid email, cannot_disable_primary_owner, a missing plan. Code is
+// Slack's error code; Reason is a sentence for people.
+type PermanentError struct {
+	Code   string
+	Reason string
+}
+
+func (e *PermanentError) Error() string {
+	if e.Code == "" {
+		return e.Reason
+	}
+	return e.Reason + " (" + e.Code + ")"
+}
+
+// Source says where an assignment came from.
+type Source string
+
+const (
+	SourceDirect  Source = "direct"
+	SourceRequest Source = "request"
+	SourceGroup   Source = "group"
+	SourceOrgUnit Source = "org-unit"
+	SourceAdopted Source = "adopted"
+)
+
+// Assignment says "this email is entitled to be an active member".
+// Several may exist for one email; the person is entitled while at least one
+// is live.
+type Assignment struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Source    Source    `json:"source"`
+	Ref       string    `json:"ref,omitempty"` // request ID, group name or org unit path
+	GrantedBy string    `json:"granted_by"`    // Slack user ID or "system"
+	Reason    string    `json:"reason,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"` // zero: no expiry
+}
+
+// Live reports whether a is in force at now.
+func (a Assignment) Live(now time.Time) bool {
+	return a.ExpiresAt.IsZero() || now.Before(a.ExpiresAt)
+}
+
+// Entitled reports whether any of as is live at now.
+func Entitled(as []Assignment, now time.Time) bool {
+	for _, a := range as {
+		if a.Live(now) {
+			return true
+		}
+	}
+	return false
+}
+
+// RequestStatus is the state of a Request.
+type RequestStatus string
+
+const (
+	StatusPending   RequestStatus = "pending"
+	StatusApproved  RequestStatus = "approved"
+	StatusDenied    RequestStatus = "denied"
+	StatusExpired   RequestStatus = "expired"
+	StatusCancelled RequestStatus = "cancelled"
+)
+
+// Decision is one approver's vote on a request.
+type Decision struct {
+	By       string    `json:"by"`
+	Approved bool      `json:"approved"`
+	Reason   string    `json:"reason,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// Request is an assignment someone asked for, waiting for approval.
+type Request struct {
+	ID          string        `json:"id"`
+	Email       string        `json:"email"`
+	RequestedBy string        `json:"requested_by"`
+	Duration    time.Duration `json:"duration,omitempty"` // zero: no expiry
+	Reason      string        `json:"reason,omitempty"`
+	Status      RequestStatus `json:"status"`
+	Decisions   []Decision    `json:"decisions,omitempty"`
+	DecidedBy   string        `json:"decided_by,omitempty"`
+	Channel     string        `json:"channel,omitempty"` // where the approval message is
+	MessageTS   string        `json:"message_ts,omitempty"`
+	CreatedAt   time.Time     `json:"created_at"`
+	UpdatedAt   time.Time     `json:"updated_at"`
+}
+
+// JobState is the life cycle of a Job.
+type JobState string
+
+const (
+	JobPending JobState = "pending"
+	JobRunning JobState = "running"
+	JobDone    JobState = "done"
+	JobFailed  JobState = "failed"
+)
+
+// Action is the write a job decided to make.
+type Action string
+
+const (
+	ActionNone       Action = "none"
+	ActionInvite     Action = "invite"
+	ActionActivate   Action = "activate"
+	ActionDeactivate Action = "deactivate"
+)
+
+// Job makes one person's Slack account match their entitlement. It does not
+// carry the write to make: at run time it reads the entitlement and the
+// account's real state and makes the one write needed, so running it twice,
+// or after a crash, is harmless.
+//
+// Intent is what the decision that caused the job expected (invite or
+// activate when access was granted, deactivate when withdrawn); Action is
+// what the job found it had to do, set when it ran.
+type Job struct {
+	ID          string    `json:"id"`
+	Email       string    `json:"email"`
+	Intent      Action    `json:"intent"`
+	Action      Action    `json:"action,omitempty"`
+	State       JobState  `json:"state"`
+	Attempts    int       `json:"attempts"`
+	NextAttempt time.Time `json:"next_attempt"`
+	LastError   string    `json:"last_error,omitempty"`
+	StartedBy   string    `json:"started_by"` // Slack user ID or "system": who is told the outcome
+	DryRun      bool      `json:"dry_run,omitempty"`
+	AccountID   string    `json:"account_id,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	FinishedAt  time.Time `json:"finished_at,omitzero"`
+}
+
+// AuditEvent is an append-only record of a decision, a write or a refusal.
+type AuditEvent struct {
+	ID      string    `json:"id"` // time-ordered, assigned by the store
+	At      time.Time `json:"at"`
+	Actor   string    `json:"actor"`  // Slack user ID or "system"
+	Action  string    `json:"action"` // e.g. "assign", "revoke", "job.invite", "refuse"
+	Email   string    `json:"email,omitempty"`
+	Outcome string    `json:"outcome"` // "ok", "refused", "failed", "dry-run", "retry"
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// Account is a Slack account as the SCIM API shows it.
+type Account struct {
+	ID       string
+	UserName string
+	Email    string
+	Active   bool
+	// Roles from the SCIM resource when Slack includes them ("owner",
+	// "admin", "primary_owner"); guard rails also ask the Web API.
+	Roles []string
+}
+
+// NewAccount is what an invite creates.
+type NewAccount struct {
+	Email       string
+	UserName    string
+	DisplayName string
+}
+
+// Provider performs account changes in Slack. Implementations must be
+// idempotent: deactivating an inactive account returns nil.
+//
+// Errors: ErrNotFound (no account), ErrEmailTaken, ErrUsernameTaken,
+// *RetryableError (429, 5xx, network, per-user lock), *PermanentError.
+type Provider interface {
+	LookupByEmail(ctx context.Context, email string) (Account, error)
+	Get(ctx context.Context, id string) (Account, error)
+	Create(ctx context.Context, a NewAccount) (Account, error)
+	Activate(ctx context.Context, id string) error
+	Deactivate(ctx context.Context, id string) error
+}
+
+// Member is a Slack member as the Web API (users.info) shows it: what the
+// guard rails need to know.
+type Member struct {
+	ID             string
+	Email          string
+	Name           string
+	Deleted        bool
+	IsOwner        bool
+	IsPrimaryOwner bool
+	IsAdmin        bool
+	IsBot          bool
+}
+
+// Members reads members through the Web API. MemberByID returns an error
+// wrapping ErrNotFound for an unknown ID.
+type Members interface {
+	MemberByID(ctx context.Context, id string) (Member, error)
+}
+
+// ReadTx is a read-only view of the store inside one transaction. Values
+// returned are copies, safe to keep after the transaction.
+type ReadTx interface {
+	// Assignments returns email's assignments (none: empty, no error).
+	Assignments(email string) ([]Assignment, error)
+	// ForEachAssignments calls fn for every email with assignments, in
+	// email order; an error from fn stops the walk and is returned.
+	ForEachAssignments(fn func(email string, as []Assignment) error) error
+	// Job returns job id, or an error wrapping ErrNotFound.
+	Job(id string) (Job, error)
+	// PendingJob returns the pending job for email, if there is one.
+	PendingJob(email string) (Job, bool, error)
+	// DueJobs returns up to limit pending jobs whose NextAttempt is not
+	// after now, earliest first.
+	DueJobs(now time.Time, limit int) ([]Job, error)
+	// NextDue returns the earliest NextAttempt of any pending job.
+	NextDue() (time.Time, bool, error)
+	// JobsInState returns up to limit jobs in state, newest first.
+	JobsInState(state JobState, limit int) ([]Job, error)
+	// CountJobs returns the number of jobs in each state.
+	CountJobs() (map[JobState]int, error)
+	// JobsForEmail returns up to limit of email's jobs, newest first.
+	JobsForEmail(email string, limit int) ([]Job, error)
+	// Request returns request id, or an error wrapping ErrNotFound.
+	Request(id string) (Request, error)
+	// Audit calls fn for each audit event at or after since, oldest first.
+	Audit(since time.Time, fn func(AuditEvent) error) error
+	// RecentAudit returns the newest limit audit events, newest first.
+	RecentAudit(limit int) ([]AuditEvent, error)
+}
+
+// Tx is a read-write transaction. Everything done through one Tx commits
+// together or not at all.
+type Tx interface {
+	ReadTx
+	// PutAssignments replaces email's assignments; an empty slice deletes them.
+	PutAssignments(email string, as []Assignment) error
+	// NewID returns a new unique, time-ordered ID with the given prefix
+	// ("asg", "job", "req").
+	NewID(prefix string) (string, error)
+	// PutJob stores j (ID required), keeping the indexes by state, due time
+	// and email in step with j.State.
+	PutJob(j Job) error
+	// PutRequest stores r (ID required).
+	PutRequest(r Request) error
+	// AppendAudit stores ev with a new time-ordered ID and returns it.
+	AppendAudit(ev AuditEvent) (AuditEvent, error)
+}
+
+// Store is Roster's durable state. Update runs fn in one read-write
+// transaction: if fn returns an error, nothing is written and the error is
+// returned unchanged. fn may run only once and must not do I/O outside the
+// store.
+type Store interface {
+	Update(ctx context.Context, fn func(Tx) error) error
+	View(ctx context.Context, fn func(ReadTx) error) error
+}
