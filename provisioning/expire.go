@@ -1,0 +1,67 @@
+package provisioning
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// ExpireAssignments removes assignments whose expiry has passed and, in the
+// same transaction, queues a job for each person affected: the job
+// deactivates the account unless another assignment still entitles them.
+// It returns the assignments it ended. An expiry that fell while Roster was
+// stopped is ended at the first sweep after start.
+func (s *Service) ExpireAssignments(ctx context.Context) ([]Assignment, error) {
+	now := s.opt.Now().UTC()
+	var ended []Assignment
+	err := s.store.Update(ctx, func(tx Tx) error {
+		ended = ended[:0]
+		type change struct {
+			email string
+			keep  []Assignment
+			gone  []Assignment
+		}
+		var changes []change
+		err := tx.ForEachAssignments(func(email string, as []Assignment) error {
+			gone := slices.DeleteFunc(slices.Clone(as), func(a Assignment) bool { return a.Live(now) })
+			if len(gone) == 0 {
+				return nil
+			}
+			keep := slices.DeleteFunc(slices.Clone(as), func(a Assignment) bool { return !a.Live(now) })
+			changes = append(changes, change{email, keep, gone})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range changes {
+			if err := tx.PutAssignments(c.email, c.keep); err != nil {
+				return err
+			}
+			// Another live assignment keeps the account as it is: no job.
+			job := Job{ID: "none, still entitled"}
+			if !Entitled(c.keep, now) {
+				var err error
+				if job, err = s.enqueue(tx, c.email, ActionDeactivate, System, now); err != nil {
+					return err
+				}
+			}
+			for _, a := range c.gone {
+				ended = append(ended, a)
+				detail := fmt.Sprintf("assignment %s (source %s) expired at %s, job %s", a.ID, a.Source, a.ExpiresAt.Format(time.RFC3339), job.ID)
+				if _, err := tx.AppendAudit(AuditEvent{At: now, Actor: System, Action: "expire", Email: c.email, Outcome: "ok", Detail: detail}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("expire assignments: %w", err)
+	}
+	if len(ended) > 0 {
+		s.Wake()
+	}
+	return ended, nil
+}
