@@ -158,7 +158,6 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	c.kill(t) // four workers with 200ms writes: some are in flight
 
-
 	// 3. Restarted: everything completes; SIGTERM stops it cleanly.
 	c = startChild(t, e)
 	deadline := time.Now().Add(60 * time.Second)
