@@ -127,7 +127,20 @@ func startBot(t *testing.T, fs *fakeslack.Server, e map[string]string) *bot {
 		})
 		return took
 	}
-	t.Cleanup(func() { b.stop() })
+	t.Cleanup(func() {
+		b.stop()
+		// Debug logs of a whole run, errors from Slack and SCIM included,
+		// never carry a token.
+		out := logs.String()
+		for _, tok := range []string{fakeslack.BotToken, fakeslack.AppToken, fakeslack.AdminToken} {
+			if strings.Contains(out, tok) || strings.Contains(out, tok[5:]) {
+				t.Errorf("logs contain a token (%s…)", tok[:5])
+			}
+		}
+		if !strings.Contains(out, "roster running") {
+			t.Errorf("logs lack the start line; is the log captured?")
+		}
+	})
 	if err := fs.WaitConnections(1, 10*time.Second); err != nil {
 		t.Fatalf("bot did not connect: %v", err)
 	}
@@ -302,6 +315,46 @@ func TestBadTokensAreFatal(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A job that fails at Slack (401 from SCIM, a 500 with the request echoed)
+// logs the failure without the token.
+func TestSCIMFailuresAreLoggedWithoutTokens(t *testing.T) {
+	fs := newFake(t)
+	b := startBot(t, fs, env(fs, t.TempDir(), nil))
+	fs.InjectSCIM(fakeslack.Fault{Method: http.MethodGet, Status: http.StatusInternalServerError, Count: 1,
+		Body: `{"detail":"internal_error: Authorization: Bearer ` + fakeslack.AdminToken + `"}`})
+	fs.InjectSCIM(fakeslack.Fault{Method: http.MethodGet, Status: http.StatusUnauthorized, Count: 1,
+		Body: `{"Errors":{"description":"invalid_authentication token=` + fakeslack.AdminToken + `","code":401}}`})
+	_, job, err := b.app.Service.Assign(t.Context(), provisioning.Grant{Email: "token.leak@example.com", By: fakeslack.DemoAdminID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var j provisioning.Job
+		err := b.app.DB.View(t.Context(), func(tx provisioning.ReadTx) error {
+			var err error
+			j, err = tx.Job(job.ID)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.State == provisioning.JobFailed {
+			if strings.Contains(j.LastError, fakeslack.AdminToken) {
+				t.Errorf("job error contains the token: %q", j.LastError)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s = %s, want failed (401 is permanent)", j.ID, j.State)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(b.logs.String(), "job failed") {
+		t.Errorf("the failure was not logged")
 	}
 }
 
