@@ -15,6 +15,8 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 	"github.com/slack-go/slack/socketmode"
+
+	"github.com/roster-app/roster/blocks"
 )
 
 // CommandHandler handles a slash command after it was acknowledged.
@@ -227,7 +229,9 @@ func (r *Router) interactive(ctx context.Context, a acker, evt socketmode.Event,
 	case slack.InteractionTypeBlockActions:
 		r.ack(ctx, a, evt, "interactive", start, nil)
 		for _, act := range cb.ActionCallback.BlockActions {
-			h, ok := r.actions[act.ActionID]
+			// Buttons that repeat on one view carry a suffix
+			// ("home.page:next"); they route on the base ID.
+			h, ok := r.actions[blocks.BaseAction(act.ActionID)]
 			if !ok {
 				log.WarnContext(ctx, "unhandled action", "action_id", act.ActionID)
 				continue

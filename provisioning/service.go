@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -89,7 +90,8 @@ func NewService(store Store, provider Provider, members Members, opt Options) *S
 func (s *Service) DryRun() bool { return s.opt.DryRun }
 
 // NormalizeEmail checks that email is one plain address (no display name,
-// no angle brackets) and returns it lower-cased.
+// no angle brackets, an ASCII local part and a host name for a domain) and
+// returns it lower-cased.
 func NormalizeEmail(email string) (string, error) {
 	e := strings.TrimSpace(email)
 	if e == "" {
@@ -98,16 +100,18 @@ func NormalizeEmail(email string) (string, error) {
 	if len(e) > 254 {
 		return "", fmt.Errorf("email is longer than 254 characters: %w", ErrInvalid)
 	}
-	a, err := mail.ParseAddress(e)
-	if err != nil || a.Address != e || a.Name != "" || strings.ContainsAny(e, "\"<>()[]\\,;: \t") {
+	if !emailRE.MatchString(e) {
 		return "", fmt.Errorf("%q is not an email address like ada@example.com: %w", e, ErrInvalid)
 	}
-	at := strings.LastIndexByte(e, '@')
-	if at < 1 || !strings.Contains(e[at+1:], ".") {
+	if a, err := mail.ParseAddress(e); err != nil || a.Address != e {
 		return "", fmt.Errorf("%q is not an email address like ada@example.com: %w", e, ErrInvalid)
 	}
 	return strings.ToLower(e), nil
 }
+
+// emailRE is the shape Roster accepts: RFC 5322's dot-atom local part in
+// ASCII, and a domain of host-name labels with at least one dot.
+var emailRE = regexp.MustCompile("^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 // Grant describes one assignment to make.
 type Grant struct {
