@@ -228,17 +228,71 @@ type Provider interface {
 	Deactivate(ctx context.Context, id string) error
 }
 
-// Member is a Slack member as the Web API (users.info) shows it: what the
-// guard rails need to know.
+// Member is a Slack member as the Web API (users.info, users.list) shows
+// it: Roster's copy of the workspace directory, and what the guard rails
+// need to know.
 type Member struct {
-	ID             string
-	Email          string
-	Name           string
-	Deleted        bool
-	IsOwner        bool
-	IsPrimaryOwner bool
-	IsAdmin        bool
-	IsBot          bool
+	ID                string `json:"id"`
+	Email             string `json:"email,omitempty"`
+	Name              string `json:"name,omitempty"` // the handle
+	RealName          string `json:"real_name,omitempty"`
+	DisplayName       string `json:"display_name,omitempty"`
+	Deleted           bool   `json:"deleted,omitempty"` // deactivated
+	IsOwner           bool   `json:"is_owner,omitempty"`
+	IsPrimaryOwner    bool   `json:"is_primary_owner,omitempty"`
+	IsAdmin           bool   `json:"is_admin,omitempty"`
+	IsBot             bool   `json:"is_bot,omitempty"`
+	IsRestricted      bool   `json:"is_restricted,omitempty"`       // a guest
+	IsUltraRestricted bool   `json:"is_ultra_restricted,omitempty"` // a single-channel guest
+	Updated           int64  `json:"updated,omitempty"`             // Slack's "updated", Unix seconds
+}
+
+// Member types, as PRODUCT.md names them.
+const (
+	TypeMember        = "member"
+	TypeMultiGuest    = "multi-channel guest"
+	TypeSingleGuest   = "single-channel guest"
+	TypeAdmin         = "admin"
+	TypeOwner         = "owner"
+	TypeBot           = "bot"
+	StatusActive      = "active"
+	StatusDeactivated = "deactivated"
+)
+
+// Type is the member's type: member, multi-channel guest, single-channel
+// guest, admin, owner or bot.
+func (m Member) Type() string {
+	switch {
+	case m.IsBot:
+		return TypeBot
+	case m.IsOwner || m.IsPrimaryOwner:
+		return TypeOwner
+	case m.IsAdmin:
+		return TypeAdmin
+	case m.IsUltraRestricted:
+		return TypeSingleGuest
+	case m.IsRestricted:
+		return TypeMultiGuest
+	}
+	return TypeMember
+}
+
+// Status is "active" or "deactivated".
+func (m Member) Status() string {
+	if m.Deleted {
+		return StatusDeactivated
+	}
+	return StatusActive
+}
+
+// DisplayLabel is the best human name: real name, display name, handle or ID.
+func (m Member) DisplayLabel() string {
+	for _, s := range []string{m.RealName, m.DisplayName, m.Name} {
+		if s != "" {
+			return s
+		}
+	}
+	return m.ID
 }
 
 // Members reads members through the Web API. MemberByID returns an error
@@ -276,6 +330,12 @@ type ReadTx interface {
 	Audit(since time.Time, fn func(AuditEvent) error) error
 	// RecentAudit returns the newest limit audit events, newest first.
 	RecentAudit(limit int) ([]AuditEvent, error)
+	// ForEachMember calls fn for every stored workspace member, in ID order.
+	ForEachMember(fn func(Member) error) error
+	// RequestsInState returns up to limit requests in state, newest first.
+	RequestsInState(state RequestStatus, limit int) ([]Request, error)
+	// RequestsBy returns up to limit requests made by the Slack user, newest first.
+	RequestsBy(userID string, limit int) ([]Request, error)
 }
 
 // Tx is a read-write transaction. Everything done through one Tx commits
@@ -294,6 +354,12 @@ type Tx interface {
 	PutRequest(r Request) error
 	// AppendAudit stores ev with a new time-ordered ID and returns it.
 	AppendAudit(ev AuditEvent) (AuditEvent, error)
+	// PutMembers stores workspace members (Roster's copy of the directory),
+	// replacing those with the same IDs.
+	PutMembers(ms []Member) error
+	// DeleteMembersExcept removes stored members whose IDs are not in keep
+	// (after a full sync) and returns how many it removed.
+	DeleteMembersExcept(keep map[string]bool) (int, error)
 }
 
 // Store is Roster's durable state. Update runs fn in one read-write

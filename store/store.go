@@ -17,11 +17,15 @@
 //	jobs_email          email + "\x00" + id → empty
 //	jobs_count          state → 8-byte big-endian count of jobs in that state
 //	audit               at (8-byte big-endian UnixNano) + 8-byte big-endian sequence → AuditEvent
+//	requests_state      status + "\x00" + id → empty (schema 2)
+//	requests_by         requested_by + "\x00" + id → empty (schema 2)
+//	members             Slack user ID → Member: Roster's copy of the workspace directory (schema 2)
 //
-// Everything except jobs, requests, assignments and audit is an index that
-// PutJob keeps in step with the jobs bucket inside the same transaction.
-// IDs made by NewID sort in creation order, so "newest first" in an
-// id-keyed index is a reverse cursor walk.
+// Everything except jobs, requests, assignments, audit and members is an
+// index kept in step with its canonical bucket inside the same
+// transaction: the jobs_* buckets by PutJob, the requests_* buckets by
+// PutRequest. IDs made by NewID sort in creation order, so "newest first"
+// in an id-keyed index is a reverse cursor walk.
 //
 // # bbolt caveats
 //
@@ -91,12 +95,16 @@ var (
 	bucketJobsEmail        = []byte("jobs_email")
 	bucketJobsCount        = []byte("jobs_count")
 	bucketAudit            = []byte("audit")
+	bucketRequestsState    = []byte("requests_state")
+	bucketRequestsBy       = []byte("requests_by")
+	bucketMembers          = []byte("members")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketAssignments, bucketRequests,
 		bucketJobs, bucketJobsPending, bucketJobsRunning, bucketJobsDone, bucketJobsFailed,
 		bucketJobsPendingEmail, bucketJobsEmail, bucketJobsCount,
 		bucketAudit,
+		bucketRequestsState, bucketRequestsBy, bucketMembers,
 	}
 )
 
@@ -122,11 +130,46 @@ type migration func(tx *bolt.Tx) error
 
 // migrations[i] upgrades schema version i+1 to i+2, so the version this
 // binary writes is len(migrations)+1. Version 1 is the layout described in
-// the package comment. A new file gets the current layout directly;
-// migrations run only on existing files, all in Open's one transaction.
-// Append, never edit or reorder: files in the field were written by the
-// older entries. Tests replace this table.
-var migrations []migration
+// the package comment without the buckets marked "schema 2". A new file
+// gets the current layout directly; migrations run only on existing files,
+// all in Open's one transaction. Append, never edit or reorder: files in
+// the field were written by the older entries. Tests replace this table.
+var migrations = []migration{
+	migrate1to2,
+}
+
+// migrate1to2 adds the members bucket and the request indexes
+// requests_state and requests_by, built from the stored requests.
+func migrate1to2(tx *bolt.Tx) error {
+	var bs [3]*bolt.Bucket
+	for i, name := range [][]byte{bucketMembers, bucketRequestsState, bucketRequestsBy} {
+		b, err := tx.CreateBucketIfNotExists(name)
+		if err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+		bs[i] = b
+	}
+	reqs := tx.Bucket(bucketRequests)
+	if reqs == nil {
+		return nil
+	}
+	state, by := bs[1], bs[2]
+	// Decode only the fields the indexes need, as schema 1 stored them.
+	var r struct {
+		RequestedBy string `json:"requested_by"`
+		Status      string `json:"status"`
+	}
+	return reqs.ForEach(func(k, v []byte) error {
+		r.RequestedBy, r.Status = "", ""
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("decode request %s: %w", k, err)
+		}
+		return errors.Join(
+			state.Put(indexKey(r.Status, string(k)), nil),
+			by.Put(indexKey(r.RequestedBy, string(k)), nil),
+		)
+	})
+}
 
 // Options configure Open.
 type Options struct {
@@ -638,6 +681,85 @@ func (t readTx) Request(id string) (provisioning.Request, error) {
 	return r, nil
 }
 
+// RequestsInState implements provisioning.ReadTx. A limit of zero or less
+// returns no requests.
+func (t readTx) RequestsInState(state provisioning.RequestStatus, limit int) ([]provisioning.Request, error) {
+	return t.indexedRequests(bucketRequestsState, string(state), limit)
+}
+
+// RequestsBy implements provisioning.ReadTx. A limit of zero or less
+// returns no requests.
+func (t readTx) RequestsBy(userID string, limit int) ([]provisioning.Request, error) {
+	return t.indexedRequests(bucketRequestsBy, userID, limit)
+}
+
+// indexedRequests returns up to limit requests named by the index entries
+// prefix+"\x00"+id in index, newest (highest ID) first.
+func (t readTx) indexedRequests(index []byte, prefix string, limit int) ([]provisioning.Request, error) {
+	if limit <= 0 || strings.IndexByte(prefix, 0) >= 0 {
+		return nil, nil
+	}
+	var out []provisioning.Request
+	err := newestWithPrefix(t.bucket(index).Cursor(), prefix, func(id string) (bool, error) {
+		v := t.bucket(bucketRequests).Get([]byte(id))
+		if v == nil {
+			return false, fmt.Errorf("store: %s names missing request %s", index, id)
+		}
+		var r provisioning.Request
+		if err := json.Unmarshal(v, &r); err != nil {
+			return false, fmt.Errorf("store: decode request %s: %w", id, err)
+		}
+		out = append(out, r)
+		return len(out) < limit, nil
+	})
+	return out, err
+}
+
+// newestWithPrefix walks the keys prefix+"\x00"+id of c backwards, from
+// the highest id, and calls fn with each id until fn returns false or an
+// error.
+func newestWithPrefix(c *bolt.Cursor, prefix string, fn func(id string) (bool, error)) error {
+	p := indexKey(prefix, "")
+	// Every key with the prefix p sorts before prefix+"\x01"; step back
+	// from there to the newest.
+	k, _ := c.Seek(append([]byte(prefix), 1))
+	if k == nil {
+		k, _ = c.Last()
+	} else {
+		k, _ = c.Prev()
+	}
+	for ; k != nil && bytes.HasPrefix(k, p); k, _ = c.Prev() {
+		more, err := fn(string(k[len(p):]))
+		if err != nil || !more {
+			return err
+		}
+	}
+	return nil
+}
+
+// indexKey is prefix + "\x00" + id, the key of the request indexes.
+func indexKey(prefix, id string) []byte {
+	k := make([]byte, 0, len(prefix)+1+len(id))
+	k = append(k, prefix...)
+	k = append(k, 0)
+	return append(k, id...)
+}
+
+// ForEachMember implements provisioning.ReadTx.
+func (t readTx) ForEachMember(fn func(provisioning.Member) error) error {
+	c := t.bucket(bucketMembers).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var m provisioning.Member
+		if err := json.Unmarshal(v, &m); err != nil {
+			return fmt.Errorf("store: decode member %s: %w", k, err)
+		}
+		if err := fn(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Audit implements provisioning.ReadTx.
 func (t readTx) Audit(since time.Time, fn func(provisioning.AuditEvent) error) error {
 	var seek [8]byte
@@ -792,19 +914,87 @@ func (t *writeTx) unindexJob(j provisioning.Job) error {
 	)
 }
 
-// PutRequest implements provisioning.Tx.
+// PutRequest implements provisioning.Tx. It moves the previous record's
+// entries in requests_state and requests_by to the new status and
+// requester. A status or requester containing a NUL byte is refused, as
+// it would break the index keys.
 func (t *writeTx) PutRequest(r provisioning.Request) error {
-	if r.ID == "" {
+	switch {
+	case r.ID == "":
 		return fmt.Errorf("store: put request: empty id: %w", provisioning.ErrInvalid)
+	case strings.IndexByte(string(r.Status), 0) >= 0 || strings.IndexByte(r.RequestedBy, 0) >= 0:
+		return fmt.Errorf("store: put request %s: NUL byte in status or requester: %w", r.ID, provisioning.ErrInvalid)
+	}
+	b := t.bucket(bucketRequests)
+	state, by := t.bucket(bucketRequestsState), t.bucket(bucketRequestsBy)
+	if v := b.Get([]byte(r.ID)); v != nil {
+		var old provisioning.Request
+		if err := json.Unmarshal(v, &old); err != nil {
+			return fmt.Errorf("store: decode request %s: %w", r.ID, err)
+		}
+		err := errors.Join(
+			state.Delete(indexKey(string(old.Status), old.ID)),
+			by.Delete(indexKey(old.RequestedBy, old.ID)),
+		)
+		if err != nil {
+			return fmt.Errorf("store: put request %s: %w", r.ID, err)
+		}
 	}
 	buf, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("store: encode request %s: %w", r.ID, err)
 	}
-	if err := t.bucket(bucketRequests).Put([]byte(r.ID), buf); err != nil {
+	err = errors.Join(
+		b.Put([]byte(r.ID), buf),
+		state.Put(indexKey(string(r.Status), r.ID), nil),
+		by.Put(indexKey(r.RequestedBy, r.ID), nil),
+	)
+	if err != nil {
 		return fmt.Errorf("store: put request %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+// PutMembers implements provisioning.Tx. A member whose stored record is
+// already the same is not rewritten, so a periodic full sync of an
+// unchanged workspace dirties no pages.
+func (t *writeTx) PutMembers(ms []provisioning.Member) error {
+	b := t.bucket(bucketMembers)
+	for _, m := range ms {
+		if m.ID == "" {
+			return fmt.Errorf("store: put member: empty id: %w", provisioning.ErrInvalid)
+		}
+		buf, err := json.Marshal(m)
+		if err != nil {
+			return fmt.Errorf("store: encode member %s: %w", m.ID, err)
+		}
+		if bytes.Equal(b.Get([]byte(m.ID)), buf) {
+			continue
+		}
+		if err := b.Put([]byte(m.ID), buf); err != nil {
+			return fmt.Errorf("store: put member %s: %w", m.ID, err)
+		}
+	}
+	return nil
+}
+
+// DeleteMembersExcept implements provisioning.Tx.
+func (t *writeTx) DeleteMembersExcept(keep map[string]bool) (int, error) {
+	b := t.bucket(bucketMembers)
+	// Collect first: deleting under a cursor can make Next skip a key.
+	var gone [][]byte
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if !keep[string(k)] {
+			gone = append(gone, slices.Clone(k))
+		}
+	}
+	for _, k := range gone {
+		if err := b.Delete(k); err != nil {
+			return 0, fmt.Errorf("store: delete member %s: %w", k, err)
+		}
+	}
+	return len(gone), nil
 }
 
 // AppendAudit implements provisioning.Tx. A zero ev.At is set to the

@@ -30,7 +30,8 @@ import (
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // openTest opens a store in a fresh temporary directory with a fixed clock.
-// At cleanup it runs bbolt's consistency check and closes the store.
+// At cleanup it runs bbolt's consistency check, checks the request
+// indexes and closes the store.
 func openTest(t testing.TB) *DB {
 	t.Helper()
 	d, err := Open(filepath.Join(t.TempDir(), "roster.db"), Options{Now: func() time.Time { return t0 }})
@@ -39,6 +40,9 @@ func openTest(t testing.TB) *DB {
 	}
 	t.Cleanup(func() {
 		boltCheck(t, d.db)
+		if !t.Failed() {
+			checkRequestIndexes(t, d.db)
+		}
 		if err := d.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
@@ -194,14 +198,16 @@ func TestSchemaVersion(t *testing.T) {
 		wantErr string                  // substring; "" means Open succeeds
 		wantVer string                  // schema_version afterwards
 	}{
-		{name: "fresh file", wantVer: "1"},
+		{name: "fresh file", wantVer: "2"},
 		{
-			name: "current version",
-			prepare: func(tx *bolt.Tx) error {
-				b, _ := tx.CreateBucket(bucketMeta)
-				return b.Put(keySchemaVersion, []byte("1"))
-			},
-			wantVer: "1",
+			name:    "current version",
+			prepare: func(tx *bolt.Tx) error { return createV1(tx, "2") },
+			wantVer: "2",
+		},
+		{
+			name:    "version 1 is migrated",
+			prepare: func(tx *bolt.Tx) error { return createV1(tx, "1") },
+			wantVer: "2",
 		},
 		{
 			name: "newer version",
@@ -209,7 +215,7 @@ func TestSchemaVersion(t *testing.T) {
 				b, _ := tx.CreateBucket(bucketMeta)
 				return b.Put(keySchemaVersion, []byte("99"))
 			},
-			wantErr: "database schema version 99 is newer than this roster supports (1); upgrade roster",
+			wantErr: "database schema version 99 is newer than this roster supports (2); upgrade roster",
 			wantVer: "99",
 		},
 		{
@@ -291,8 +297,12 @@ func TestMigrations(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			saved := migrations
+			t.Cleanup(func() { migrations = saved })
+			migrations = nil // the file below is written at version 1
+
 			path := filepath.Join(t.TempDir(), "roster.db")
-			d, err := Open(path, Options{}) // version 1
+			d, err := Open(path, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -301,10 +311,7 @@ func TestMigrations(t *testing.T) {
 			})
 			d.Close()
 
-			saved := migrations
 			migrations = tt.migs
-			t.Cleanup(func() { migrations = saved })
-
 			d, err = Open(path, Options{})
 			if err == nil {
 				// Data written at version 1 survives the migration.
