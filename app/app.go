@@ -46,12 +46,13 @@ type Hooks struct {
 
 // App is a running Roster.
 type App struct {
-	cfg     Config
-	log     *slog.Logger
-	DB      *store.DB
-	Service *provisioning.Service
-	Router  *handlers.Router
-	metrics *metrics
+	cfg       Config
+	log       *slog.Logger
+	DB        *store.DB
+	Service   *provisioning.Service
+	Router    *handlers.Router
+	Directory *provisioning.Directory
+	metrics   *metrics
 
 	connected atomic.Bool
 	httpAddr  string
@@ -107,6 +108,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 	m.watchStore(db)
 	m.connected = &a.connected
 
+	// Roster's copy of the workspace directory serves App Home at once,
+	// even before the first sync after a restart completes.
+	dir := provisioning.NewDirectory()
+	a.Directory = dir
+	dsync := newDirectorySync(api, db, dir, log.With("component", "directory"))
+	if n, err := dsync.Load(ctx); err != nil {
+		return fmt.Errorf("load the directory: %w", err)
+	} else {
+		log.Info("directory loaded from the database", "members", n)
+	}
+
+	var roster *handlers.Roster
 	svc := provisioning.NewService(db, sc, slackMembers{api}, provisioning.Options{
 		Log:         log.With("component", "provisioning"),
 		DryRun:      cfg.DryRun,
@@ -114,12 +127,21 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 		Workers:     cfg.Workers,
 		GiveUp:      cfg.JobGiveUp,
 		BackoffBase: hooks.JobBackoff,
+		OnJobFinished: func(ctx context.Context, j provisioning.Job) {
+			roster.NotifyJob(ctx, j)
+		},
 	})
 	a.Service = svc
 
 	router := handlers.NewRouter(log.With("component", "router"), 30*time.Second)
 	router.OnAck = m.observeAck
 	a.Router = router
+	roster = handlers.NewRoster(api, svc, db, dir, dsync, log.With("component", "handlers"), handlers.Config{
+		Admins:      cfg.Admins,
+		Approvers:   cfg.Approvers,
+		MaxDuration: cfg.MaxDuration,
+	})
+	roster.Register(router)
 
 	smOpts := []socketmode.Option{socketmode.OptionLog(slog.NewLogLogger(log.Handler(), slog.LevelDebug))}
 	if hooks.PingInterval > 0 {
@@ -145,6 +167,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 		}
 	}); err != nil {
 		return fmt.Errorf("schedule expiry check: %w", err)
+	}
+	// users.list is Tier 2: a full sync of a big workspace takes minutes,
+	// so it runs at start and every few hours; events keep it current.
+	if _, err := jobs.AddFunc("@every 6h", func() {
+		ctx, cancel := context.WithTimeout(ctx, time.Hour)
+		defer cancel()
+		if _, err := dsync.FullSync(ctx); err != nil {
+			log.ErrorContext(ctx, "directory refresh", "err", err)
+		}
+	}); err != nil {
+		return fmt.Errorf("schedule directory refresh: %w", err)
 	}
 
 	var srv *http.Server
@@ -176,6 +209,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 	})
 	g.Go(func() error { a.serveEvents(gctx, sm); return nil })
 	g.Go(func() error { return svc.Run(gctx) })
+	g.Go(func() error {
+		start := time.Now()
+		if _, err := dsync.FullSync(gctx); err != nil && gctx.Err() == nil {
+			log.Error("directory sync", "err", err, "after", time.Since(start).Round(time.Millisecond).String())
+		}
+		return nil
+	})
 	g.Go(func() error {
 		jobs.Start()
 		<-gctx.Done()
@@ -302,8 +342,5 @@ func (s slackMembers) MemberByID(ctx context.Context, id string) (provisioning.M
 		}
 		return provisioning.Member{}, fmt.Errorf("users.info %s: %w", id, err)
 	}
-	return provisioning.Member{
-		ID: u.ID, Email: u.Profile.Email, Name: u.RealName, Deleted: u.Deleted,
-		IsOwner: u.IsOwner, IsPrimaryOwner: u.IsPrimaryOwner, IsAdmin: u.IsAdmin, IsBot: u.IsBot,
-	}, nil
+	return memberFromSlack(*u), nil
 }
