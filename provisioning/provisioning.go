@@ -32,6 +32,11 @@ var (
 	ErrInvalid = errors.New("invalid input")
 	// ErrAlreadyDecided: the request was decided before.
 	ErrAlreadyDecided = errors.New("already decided")
+	// ErrAlreadyEntitled: the person already has access.
+	ErrAlreadyEntitled = errors.New("already entitled")
+	// ErrDuplicate: the same thing exists already (a pending request for
+	// the email, this approver's vote).
+	ErrDuplicate = errors.New("duplicate")
 )
 
 // RetryableError is a failure worth retrying: a 429, a 5xx, a network error,
@@ -89,6 +94,9 @@ type Assignment struct {
 	Reason    string    `json:"reason,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"` // zero: no expiry
+	// RemindedAt is when the person who asked was reminded that the grant
+	// ends soon; zero: not yet.
+	RemindedAt time.Time `json:"reminded_at,omitzero"`
 }
 
 // Live reports whether a is in force at now.

@@ -34,6 +34,11 @@ type Options struct {
 	// BackoffBase and BackoffMax shape the exponential backoff used when
 	// Slack gives no Retry-After (defaults 2s and 5m).
 	BackoffBase, BackoffMax time.Duration
+	// MaxDuration bounds the duration a request may ask for (0: no bound).
+	MaxDuration time.Duration
+	// RequiredApprovals is how many distinct approvers must approve a
+	// request (default 1).
+	RequiredApprovals int
 	// OnJobFinished is called once a job is done or has finally failed,
 	// after its state is stored. It runs on the worker; keep it short.
 	OnJobFinished func(ctx context.Context, j Job)
@@ -71,6 +76,9 @@ func NewService(store Store, provider Provider, members Members, opt Options) *S
 	}
 	if opt.BackoffBase <= 0 {
 		opt.BackoffBase = 2 * time.Second
+	}
+	if opt.RequiredApprovals <= 0 {
+		opt.RequiredApprovals = 1
 	}
 	if opt.BackoffMax <= 0 {
 		opt.BackoffMax = 5 * time.Minute
@@ -308,13 +316,7 @@ func (s *Service) Wake() {
 }
 
 func (s *Service) auditRefusal(ctx context.Context, actor, action, email, detail string) {
-	err := s.store.Update(context.WithoutCancel(ctx), func(tx Tx) error {
-		_, err := tx.AppendAudit(AuditEvent{At: s.opt.Now().UTC(), Actor: actor, Action: action, Email: email, Outcome: "refused", Detail: detail})
-		return err
-	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "audit refusal", "action", action, "err", err)
-	}
+	s.auditOutcome(ctx, actor, action, email, "refused", detail)
 }
 
 // guard returns an error wrapping ErrProtected when acct must never be
