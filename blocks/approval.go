@@ -13,8 +13,8 @@ import (
 // ApprovalMessage renders the message posted to the approvals channel for
 // r, and its updates. While r is pending it shows the requester, email,
 // duration, reason, "1 of 2 approvals (by <@U…>)" when required is 2, and
-// the buttons Approve (primary) and Deny (danger, behind a confirm
-// dialog), both with value r.ID. Once decided it shows the outcome, who
+// the buttons Approve (primary) and Deny (danger; it opens the
+// reason modal, which confirms), both with value r.ID. Once decided it shows the outcome, who
 // decided and when, and no buttons. Times are Slack date tokens, shown in
 // each reader's time zone and never stale; now stands in for a decision
 // time the request lacks.
@@ -68,12 +68,9 @@ func ApprovalMessage(r provisioning.Request, required int, now time.Time) []slac
 	approve := button(ActionApprove, clip(r.ID, maxButtonValue), "Approve")
 	approve.Style = slack.StylePrimary
 	deny := button(ActionDeny, clip(r.ID, maxButtonValue), "Deny")
+	// No confirm dialog: Deny opens a short modal for the reason, which is
+	// the confirmation.
 	deny.Style = slack.StyleDanger
-	confirm := slack.NewConfirmationBlockObject(plain("Deny this request?"),
-		md("*"+emailMax(r.Email, confirmEmail)+"* does not get access, and the requester is told. You can give a reason next."),
-		plain("Deny"), plain("Cancel"))
-	confirm.Style = slack.StyleDanger
-	deny.Confirm = confirm
 	return append(bs, slack.NewActionBlock(BlockApprovalActions, approve, deny))
 }
 
@@ -117,4 +114,23 @@ func decidedLine(r provisioning.Request, ids []string, now time.Time) string {
 		s = "Decided"
 	}
 	return s + " · " + date(when) + " · request `" + line(r.ID, refBudget) + "`" + tail
+}
+
+// GrantEnding is the reminder sent a day before a time-bound grant ends.
+func GrantEnding(a provisioning.Assignment, now time.Time) []slack.Block {
+	return []slack.Block{
+		section(fmt.Sprintf(":hourglass_flowing_sand: Access for *%s* ends %s (%s).", email(a.Email), expiry(a.ExpiresAt, now), date(a.ExpiresAt))),
+		note("To keep it, ask again with `/roster request` before then; an approver decides."),
+	}
+}
+
+// GrantEnded tells the person who asked that a time-bound grant ended.
+func GrantEnded(a provisioning.Assignment, stillEntitled bool) []slack.Block {
+	text := fmt.Sprintf(":hourglass: Access for *%s* ended at %s.", email(a.Email), date(a.ExpiresAt))
+	if stillEntitled {
+		text += " Another assignment still gives them access, so their account stays active."
+	} else {
+		text += " Their Slack account is deactivated."
+	}
+	return []slack.Block{section(text)}
 }

@@ -48,6 +48,8 @@ func approvalCases() []tcase {
 	evilDenied.Status = provisioning.StatusDenied
 	evilDenied.Decisions = []provisioning.Decision{{By: evil, Reason: evil, At: now}}
 
+	grant := provisioning.Assignment{ID: "asg-000001", Email: "ada@example.com", Source: provisioning.SourceRequest, Ref: "req-000001",
+		CreatedAt: now.Add(-48 * time.Hour), ExpiresAt: now.Add(20 * time.Hour)}
 	return []tcase{
 		{"pending", msg(blocks.ApprovalMessage(base, 1, now))},
 		{"pending_no_expiry_no_reason", msg(blocks.ApprovalMessage(noExpiry, 1, now))},
@@ -60,6 +62,11 @@ func approvalCases() []tcase {
 		{"longest_denied", msg(blocks.ApprovalMessage(longestDenied, 1, now))},
 		{"escaping_pending", msg(blocks.ApprovalMessage(evilReq, 1, now))},
 		{"escaping_denied", msg(blocks.ApprovalMessage(evilDenied, 1, now))},
+		{"grant_ending", msg(blocks.GrantEnding(grant, now))},
+		{"grant_ended", msg(blocks.GrantEnded(grant, false))},
+		{"grant_ended_still_entitled", msg(blocks.GrantEnded(grant, true))},
+		{"grant_escaping", msg(blocks.GrantEnded(provisioning.Assignment{Email: evil, ExpiresAt: now}, false))},
+		{"grant_longest", msg(blocks.GrantEnding(provisioning.Assignment{Email: longEmail, ExpiresAt: now.Add(20 * time.Hour)}, now))},
 	}
 }
 
@@ -83,7 +90,7 @@ func TestApprovalButtons(t *testing.T) {
 		confirm  bool
 	}{
 		{blocks.ActionApprove, "Approve", slack.StylePrimary, false},
-		{blocks.ActionDeny, "Deny", slack.StyleDanger, true},
+		{blocks.ActionDeny, "Deny", slack.StyleDanger, false}, // the reason modal confirms
 	}
 	for i, w := range want {
 		b, ok := act.Elements.ElementSet[i].(*slack.ButtonBlockElement)
