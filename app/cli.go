@@ -19,6 +19,10 @@ Usage:
   roster [run]            run the bot until SIGINT or SIGTERM
   roster backup FILE      write a consistent copy of the database to FILE
                           (works whether or not the bot is running)
+  roster audit [--since DURATION] [--format text|csv|json]
+                          print the audit log, oldest first: all of it, or
+                          the last DURATION (7d, 12h); text, CSV or JSON Lines
+                          (works whether or not the bot is running)
   roster version          print the version
   roster help             print this help
 
@@ -60,6 +64,8 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		}
 		fmt.Fprintf(stdout, "wrote a copy of %s to %s\n", db, args[0])
 		return 0
+	case "audit":
+		return auditMain(args, getenv, stdout, stderr) // app/audit.go
 	default:
 		fmt.Fprintf(stderr, "roster: unknown command %q\n\n", cmd)
 		printHelp(stderr)

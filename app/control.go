@@ -60,6 +60,9 @@ func listenControl(dbPath string, db *store.DB, log *slog.Logger) (*control, err
 			log.ErrorContext(r.Context(), "backup over control socket", "err", err)
 		}
 	})
+	// GET /audit?since=RFC3339 streams the audit log as JSON Lines for
+	// `roster audit`; see auditHandler in audit.go.
+	mux.Handle("GET /audit", auditHandler(db, log))
 	c := &control{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, path: path}
 	go func() {
 		if err := c.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
