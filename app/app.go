@@ -121,12 +121,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 
 	var roster *handlers.Roster
 	svc := provisioning.NewService(db, sc, slackMembers{api}, provisioning.Options{
-		Log:         log.With("component", "provisioning"),
-		DryRun:      cfg.DryRun,
-		Protected:   cfg.Admins,
-		Workers:     cfg.Workers,
-		GiveUp:      cfg.JobGiveUp,
-		BackoffBase: hooks.JobBackoff,
+		Log:               log.With("component", "provisioning"),
+		DryRun:            cfg.DryRun,
+		Protected:         cfg.Admins,
+		Workers:           cfg.Workers,
+		GiveUp:            cfg.JobGiveUp,
+		BackoffBase:       hooks.JobBackoff,
+		MaxDuration:       cfg.MaxDuration,
+		RequiredApprovals: cfg.RequiredApprovals,
 		OnJobFinished: func(ctx context.Context, j provisioning.Job) {
 			roster.NotifyJob(ctx, j)
 		},
@@ -137,9 +139,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 	router.OnAck = m.observeAck
 	a.Router = router
 	roster = handlers.NewRoster(api, svc, db, dir, dsync, log.With("component", "handlers"), handlers.Config{
-		Admins:      cfg.Admins,
-		Approvers:   cfg.Approvers,
-		MaxDuration: cfg.MaxDuration,
+		Admins:           cfg.Admins,
+		Approvers:        cfg.Approvers,
+		ApprovalsChannel: cfg.ApprovalsChannel,
+		MaxDuration:      cfg.MaxDuration,
 	})
 	roster.Register(router)
 
@@ -159,13 +162,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 		cron.WithLogger(cronLogger{log.With("component", "cron")}),
 		cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})),
 	)
-	if _, err := jobs.AddFunc(fmt.Sprintf("@every %s", cfg.ExpiryCheck), func() {
+	sweep := func() {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
-		if _, err := svc.ExpireAssignments(ctx); err != nil {
-			log.ErrorContext(ctx, "expire assignments", "err", err)
-		}
-	}); err != nil {
+		a.sweep(ctx, roster)
+	}
+	if _, err := jobs.AddFunc(fmt.Sprintf("@every %s", cfg.ExpiryCheck), sweep); err != nil {
 		return fmt.Errorf("schedule expiry check: %w", err)
 	}
 	// users.list is Tier 2: a full sync of a big workspace takes minutes,
@@ -209,6 +211,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 	})
 	g.Go(func() error { a.serveEvents(gctx, sm); return nil })
 	g.Go(func() error { return svc.Run(gctx) })
+	// Grants and requests that expired while Roster was stopped end now.
+	g.Go(func() error { sweep(); return nil })
 	g.Go(func() error {
 		start := time.Now()
 		if _, err := dsync.FullSync(gctx); err != nil && gctx.Err() == nil {
@@ -239,6 +243,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 			log.Warn("shutdown timed out; handlers still running were cut off", "timeout", cfg.ShutdownTimeout)
 		}
 	}
+	if ctx.Err() != nil && errors.Is(runErr, context.Canceled) {
+		runErr = nil // asked to stop
+	}
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = srv.Shutdown(sctx)
@@ -247,6 +254,29 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 	ctl.Close()
 	log.Info("roster stopped")
 	return runErr
+}
+
+// sweep ends expired grants and requests and sends reminders, telling the
+// people concerned. The state changes are durable before anyone is told.
+func (a *App) sweep(ctx context.Context, roster *handlers.Roster) {
+	svc := a.Service
+	if ended, err := svc.ExpireAssignments(ctx); err != nil {
+		a.log.ErrorContext(ctx, "expire assignments", "err", err)
+	} else if len(ended) > 0 {
+		roster.GrantsEnded(ctx, ended,
+			func(asg provisioning.Assignment) string { return svc.WhoToTell(ctx, asg) },
+			func(email string) bool { st, err := svc.Status(ctx, email); return err == nil && st.Entitled })
+	}
+	if expired, err := svc.ExpireRequests(ctx, a.cfg.RequestTTL); err != nil {
+		a.log.ErrorContext(ctx, "expire requests", "err", err)
+	} else {
+		roster.RequestsExpired(ctx, expired)
+	}
+	if due, err := svc.DueReminders(ctx); err != nil {
+		a.log.ErrorContext(ctx, "reminders", "err", err)
+	} else {
+		roster.GrantsEnding(ctx, due)
+	}
 }
 
 // serveEvents is the Socket Mode event loop: it tracks the connection for

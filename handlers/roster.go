@@ -26,6 +26,7 @@ type SlackAPI interface {
 	PublishViewContext(ctx context.Context, req slack.PublishViewContextRequest) (*slack.ViewResponse, error)
 	OpenConversationContext(ctx context.Context, params *slack.OpenConversationParameters) (*slack.Channel, bool, bool, error)
 	GetUserInfoContext(ctx context.Context, user string, options ...slack.GetUserInfoOption) (*slack.User, error)
+	UpdateMessageContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, string, error)
 }
 
 // Service is the part of the provisioning service the handlers use.
@@ -34,6 +35,7 @@ type Service interface {
 	Revoke(ctx context.Context, email, by, reason string) ([]provisioning.Assignment, provisioning.Job, error)
 	Status(ctx context.Context, email string) (provisioning.Status, error)
 	DryRun() bool
+	Approvals
 }
 
 // Directory is Roster's copy of the workspace's members.
@@ -52,20 +54,23 @@ type DirectoryUpdater interface {
 // Roster handles the /roster command, its modals, App Home and the
 // directory events.
 type Roster struct {
-	slack   SlackAPI
-	svc     Service
-	store   provisioning.Store
-	dir     Directory
-	updater DirectoryUpdater
-	log     *slog.Logger
-	now     func() time.Time
+	slack     SlackAPI
+	svc       Service
+	approvals Approvals
+	store     provisioning.Store
+	dir       Directory
+	updater   DirectoryUpdater
+	log       *slog.Logger
+	now       func() time.Time
 
-	admins      []string // ROSTER_ADMINS
-	approvers   []string // ROSTER_APPROVERS
-	maxDuration time.Duration
+	admins           []string // ROSTER_ADMINS
+	approvers        []string // ROSTER_APPROVERS
+	approvalsChannel string
+	maxDuration      time.Duration
 
-	mu    sync.Mutex
-	homes map[string]homeState // per admin: the search and page they look at
+	mu      sync.Mutex
+	homes   map[string]homeState // per admin: the search and page they look at
+	notices map[string]string    // problems admins see in App Home, by kind
 }
 
 type homeState struct {
@@ -75,10 +80,11 @@ type homeState struct {
 
 // Config holds the settings of the Roster handlers.
 type Config struct {
-	Admins      []string
-	Approvers   []string
-	MaxDuration time.Duration
-	Now         func() time.Time
+	Admins           []string
+	Approvers        []string
+	ApprovalsChannel string
+	MaxDuration      time.Duration
+	Now              func() time.Time
 }
 
 // NewRoster returns the Roster handlers.
@@ -87,9 +93,9 @@ func NewRoster(api SlackAPI, svc Service, store provisioning.Store, dir Director
 		cfg.Now = time.Now
 	}
 	return &Roster{
-		slack: api, svc: svc, store: store, dir: dir, updater: updater, log: log, now: cfg.Now,
-		admins: cfg.Admins, approvers: cfg.Approvers, maxDuration: cfg.MaxDuration,
-		homes: map[string]homeState{},
+		slack: api, svc: svc, approvals: svc, store: store, dir: dir, updater: updater, log: log, now: cfg.Now,
+		admins: cfg.Admins, approvers: cfg.Approvers, approvalsChannel: cfg.ApprovalsChannel, maxDuration: cfg.MaxDuration,
+		homes: map[string]homeState{}, notices: map[string]string{},
 	}
 }
 
@@ -108,6 +114,7 @@ func (h *Roster) Register(r *Router) {
 	r.Event("app_home_opened", h.homeOpened)
 	r.Event("team_join", h.memberChanged)
 	r.Event("user_change", h.memberChanged)
+	h.registerApprovals(r)
 }
 
 // ---- authorization ----
@@ -340,7 +347,7 @@ func (h *Roster) request(ctx context.Context, by string, c Command, reply func(.
 	if h.maxDuration > 0 && c.Duration > h.maxDuration {
 		return reply(blocks.Usage(fmt.Sprintf("%s is longer than the longest grant a request may ask for (%s).", provisioning.FormatDuration(c.Duration), provisioning.FormatDuration(h.maxDuration)), CommandForms()[VerbRequest])...)
 	}
-	return reply(blocks.Text(fmt.Sprintf("Requests for approval are not available in this version of Roster yet; nothing was recorded for %s. Ask a Roster admin to run `/roster assign`.", blocks.Escape(email)))...)
+	return h.createRequest(ctx, provisioning.RequestInput{Email: email, RequestedBy: by, Duration: c.Duration, Reason: c.Reason}, reply)
 }
 
 func (h *Roster) status(ctx context.Context, userID string, t Target, reply func(...slack.Block) error) error {
@@ -645,7 +652,7 @@ func (h *Roster) adminHome(ctx context.Context, userID string) (slack.HomeTabVie
 	pages := max(1, (total+blocks.HomePageSize-1)/blocks.HomePageSize)
 	st.page = min(max(st.page, 0), pages-1)
 	ms, total := h.dir.Search(st.query, st.page*blocks.HomePageSize, blocks.HomePageSize)
-	home := blocks.AdminHome{Query: st.query, Page: st.page, Pages: pages, Total: total, DryRun: h.svc.DryRun(), Now: h.now()}
+	home := blocks.AdminHome{Query: st.query, Page: st.page, Pages: pages, Total: total, DryRun: h.svc.DryRun(), Now: h.now(), Notices: h.noticeList()}
 	err := h.store.View(ctx, func(tx provisioning.ReadTx) error {
 		for _, m := range ms {
 			row := blocks.MemberRow{Member: m}

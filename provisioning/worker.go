@@ -24,6 +24,9 @@ const maxUserNameAttempts = 5
 // next start.
 func (s *Service) Run(ctx context.Context) error {
 	if err := s.resume(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return err
 	}
 	sem := make(chan struct{}, s.opt.Workers)
