@@ -193,7 +193,9 @@ func TestTwoRequiredApprovals(t *testing.T) {
 	command(t, fs, fakeslack.DemoMemberID, "request two.keys@example.com")
 	id := requestID(t, approvalMessage(t, fs, "two.keys@example.com"))
 	click(t, fs, fakeslack.DemoApproverID, blocks.ActionApprove, id)
-	waitFor(t, "1 of 2", func() bool { return strings.Contains(string(approvalMessage(t, fs, "two.keys@example.com").Blocks), "1 of 2 approvals") })
+	waitFor(t, "1 of 2", func() bool {
+		return strings.Contains(string(approvalMessage(t, fs, "two.keys@example.com").Blocks), "1 of 2 approvals")
+	})
 	click(t, fs, fakeslack.DemoApproverID, blocks.ActionApprove, id) // the same approver again
 	waitFor(t, "duplicate explanation", func() bool { return ephemeralContains(fs, fakeslack.DemoApproverID, "approved already") })
 	if r := request(t, b, id); r.Status != provisioning.StatusPending {
