@@ -69,6 +69,7 @@ type Roster struct {
 	maxDuration      time.Duration
 
 	mu      sync.Mutex
+	dms     map[string]string    // user ID → DM channel ID (conversations.open)
 	homes   map[string]homeState // per admin: the search and page they look at
 	notices map[string]string    // problems admins see in App Home, by kind
 }
@@ -95,7 +96,7 @@ func NewRoster(api SlackAPI, svc Service, store provisioning.Store, dir Director
 	return &Roster{
 		slack: api, svc: svc, approvals: svc, store: store, dir: dir, updater: updater, log: log, now: cfg.Now,
 		admins: cfg.Admins, approvers: cfg.Approvers, approvalsChannel: cfg.ApprovalsChannel, maxDuration: cfg.MaxDuration,
-		homes: map[string]homeState{}, notices: map[string]string{},
+		homes: map[string]homeState{}, notices: map[string]string{}, dms: map[string]string{},
 	}
 }
 
@@ -551,11 +552,20 @@ func (h *Roster) requestSubmit(ctx context.Context, cb slack.InteractionCallback
 
 // dm sends a direct message from Roster to userID.
 func (h *Roster) dm(ctx context.Context, userID string, bs []slack.Block) error {
-	ch, _, _, err := h.slack.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{userID}, ReturnIM: true})
-	if err != nil {
-		return fmt.Errorf("open DM with %s: %w", userID, err)
+	h.mu.Lock()
+	ch, ok := h.dms[userID]
+	h.mu.Unlock()
+	if !ok {
+		c, _, _, err := h.slack.OpenConversationContext(ctx, &slack.OpenConversationParameters{Users: []string{userID}, ReturnIM: true})
+		if err != nil {
+			return fmt.Errorf("open DM with %s: %w", userID, err)
+		}
+		ch = c.ID
+		h.mu.Lock()
+		h.dms[userID] = ch
+		h.mu.Unlock()
 	}
-	_, _, err = h.slack.PostMessageContext(ctx, ch.ID,
+	_, _, err := h.slack.PostMessageContext(ctx, ch,
 		slack.MsgOptionText(fallbackText(bs), false),
 		slack.MsgOptionBlocks(bs...),
 		slack.MsgOptionDisableLinkUnfurl())

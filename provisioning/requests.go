@@ -158,20 +158,26 @@ func (s *Service) Decide(ctx context.Context, id, approver string, approve bool,
 	if approve {
 		action = "approve"
 	}
+	// A refusal is audited in the same transaction that found it (one
+	// write per click, even in a storm of clicks) and returned afterwards.
+	var refusal error
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
-		job = Job{}
+		job, refusal = Job{}, nil
 		if r, err = tx.Request(id); err != nil {
 			return err
 		}
-		if r.Status != StatusPending {
-			return fmt.Errorf("request %s was %s by %s: %w", id, r.Status, orSystem(r.DecidedBy), ErrAlreadyDecided)
+		switch {
+		case r.Status != StatusPending:
+			refusal = fmt.Errorf("request %s was %s by %s: %w", id, r.Status, orSystem(r.DecidedBy), ErrAlreadyDecided)
+		case approver == r.RequestedBy:
+			refusal = fmt.Errorf("you asked for this access, so someone else must decide: %w", ErrForbidden)
+		case approve && slices.Contains(Approvals(r), approver):
+			refusal = fmt.Errorf("you approved already; %d of %d approvals so far: %w", len(Approvals(r)), s.opt.RequiredApprovals, ErrDuplicate)
 		}
-		if approver == r.RequestedBy {
-			return fmt.Errorf("you asked for this access, so someone else must decide: %w", ErrForbidden)
-		}
-		if approve && slices.Contains(Approvals(r), approver) {
-			return fmt.Errorf("you approved already; %d of %d approvals so far: %w", len(Approvals(r)), s.opt.RequiredApprovals, ErrDuplicate)
+		if refusal != nil {
+			_, err := tx.AppendAudit(AuditEvent{At: now, Actor: approver, Action: action, Email: r.Email, Outcome: "refused", Detail: innerText(refusal)})
+			return err
 		}
 		r.Decisions = append(r.Decisions, Decision{By: approver, Approved: approve, Reason: reason, At: now})
 		r.UpdatedAt = now
@@ -198,10 +204,10 @@ func (s *Service) Decide(ctx context.Context, id, approver string, approve bool,
 		return err
 	})
 	if err != nil {
-		if errors.Is(err, ErrAlreadyDecided) || errors.Is(err, ErrForbidden) || errors.Is(err, ErrDuplicate) {
-			s.auditOutcome(ctx, approver, action, r.Email, "refused", innerText(err))
-		}
 		return r, Job{}, err
+	}
+	if refusal != nil {
+		return r, Job{}, refusal
 	}
 	if job.ID != "" {
 		s.Wake()
