@@ -67,14 +67,37 @@ func (a *App) HTTPAddr() string { return a.httpAddr }
 func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 	httpClient := hooks.HTTPClient
 	if httpClient == nil {
-		httpClient = &http.Client{Timeout: 30 * time.Second}
+		// Replies go out in bursts; keep connections to Slack for reuse
+		// rather than a new TLS handshake per reply.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 32
+		httpClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
 	}
 	api := slack.New(cfg.BotToken.Reveal(),
 		slack.OptionAPIURL(cfg.APIURL),
 		slack.OptionAppLevelToken(cfg.AppToken.Reveal()),
 		slack.OptionHTTPClient(httpClient),
 	)
+	db, err := store.Open(cfg.DB, store.Options{Timeout: time.Second})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// Roster's copy of the workspace directory serves App Home at once,
+	// even before the first sync after a restart completes. Loading it
+	// overlaps the token checks below.
+	dir := provisioning.NewDirectory()
+	dsync := newDirectorySync(api, db, dir, log.With("component", "directory"))
+	loaded := make(chan error, 1)
+	go func() {
+		n, err := dsync.Load(ctx)
+		if err == nil {
+			log.Info("directory loaded from the database", "members", n)
+		}
+		loaded <- err
+	}()
 	if err := checkSlack(ctx, api); err != nil {
+		<-loaded
 		return err
 	}
 
@@ -94,30 +117,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 		err := sc.Probe(pctx)
 		cancel()
 		if err != nil {
+			<-loaded
 			return fmt.Errorf("check SLACK_ADMIN_TOKEN against the SCIM API at %s: %w", cfg.SCIMURL, err)
 		}
 	}
-
-	db, err := store.Open(cfg.DB, store.Options{Timeout: time.Second})
-	if err != nil {
-		return err
+	if err := <-loaded; err != nil {
+		return fmt.Errorf("load the directory: %w", err)
 	}
-	defer db.Close()
 
 	a := &App{cfg: cfg, log: log, DB: db, metrics: m}
 	m.watchStore(db)
 	m.connected = &a.connected
 
-	// Roster's copy of the workspace directory serves App Home at once,
-	// even before the first sync after a restart completes.
-	dir := provisioning.NewDirectory()
 	a.Directory = dir
-	dsync := newDirectorySync(api, db, dir, log.With("component", "directory"))
-	if n, err := dsync.Load(ctx); err != nil {
-		return fmt.Errorf("load the directory: %w", err)
-	} else {
-		log.Info("directory loaded from the database", "members", n)
-	}
 
 	var roster *handlers.Roster
 	svc := provisioning.NewService(db, sc, slackMembers{api}, provisioning.Options{

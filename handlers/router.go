@@ -60,8 +60,15 @@ type Router struct {
 
 	seen *seenEvents
 	wg   sync.WaitGroup
+	sem  chan struct{} // bounds the handlers running at once
 	now  func() time.Time
 }
+
+// maxHandlers bounds the handlers running at once. A burst of envelopes
+// would otherwise start a goroutine per envelope, and the crowd delays the
+// few goroutines that carry acks. Handlers waiting for a slot are parked;
+// acks never wait for one.
+const maxHandlers = 32
 
 // NewRouter returns a Router whose handlers each get timeout to finish.
 func NewRouter(log *slog.Logger, timeout time.Duration) *Router {
@@ -73,6 +80,7 @@ func NewRouter(log *slog.Logger, timeout time.Duration) *Router {
 		views:    map[string]ViewHandler{},
 		events:   map[string]EventHandler{},
 		seen:     newSeenEvents(2 * time.Hour),
+		sem:      make(chan struct{}, maxHandlers),
 		now:      time.Now,
 	}
 }
@@ -276,6 +284,8 @@ func (r *Router) spawn(ctx context.Context, log *slog.Logger, fn func(context.Co
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
+		r.sem <- struct{}{}
+		defer func() { <-r.sem }()
 		// Handlers finish their work even while the app shuts down, within
 		// their own timeout.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout)
