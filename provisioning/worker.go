@@ -36,7 +36,7 @@ func (s *Service) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		claimed, err := s.claim(ctx, s.opt.Workers-len(sem))
+		claimed, blocked, err := s.claim(ctx, s.opt.Workers-len(sem))
 		if err != nil && ctx.Err() == nil {
 			s.log.ErrorContext(ctx, "claim jobs", "err", err)
 		}
@@ -63,13 +63,10 @@ func (s *Service) Run(ctx context.Context) error {
 			})
 			if err == nil && ok {
 				wait = max(next.Sub(s.opt.Now()), 0)
-				if wait == 0 {
-					// Due jobs exist but all are for people with a job in
-					// flight; a finishing job wakes us.
+				if wait == 0 && blocked && len(claimed) == 0 {
+					// The due jobs are all for people with a job in
+					// flight; the one finishing wakes us.
 					wait = time.Minute
-					if len(claimed) > 0 {
-						wait = 0
-					}
 				}
 			}
 		}
@@ -116,15 +113,16 @@ func (s *Service) resume(ctx context.Context) error {
 }
 
 // claim marks up to n due jobs running, skipping people who already have a
-// job in flight here, so that one person gets one write at a time.
-func (s *Service) claim(ctx context.Context, n int) ([]Job, error) {
+// job in flight here, so that one person gets one write at a time. blocked
+// reports that due jobs were left only because their people are busy.
+func (s *Service) claim(ctx context.Context, n int) (claimed []Job, blocked bool, err error) {
 	if n <= 0 {
-		return nil, nil
+		return nil, false, nil
 	}
 	now := s.opt.Now().UTC()
 	var out []Job
-	err := s.store.Update(ctx, func(tx Tx) error {
-		out = out[:0]
+	err = s.store.Update(ctx, func(tx Tx) error {
+		out, blocked = out[:0], false
 		s.mu.Lock()
 		busy := len(s.busy)
 		s.mu.Unlock()
@@ -144,17 +142,18 @@ func (s *Service) claim(ctx context.Context, n int) ([]Job, error) {
 			}
 			out = append(out, j)
 		}
+		blocked = len(due) > 0 && len(out) == 0
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	s.mu.Lock()
 	for _, j := range out {
 		s.busy[j.Email] = true
 	}
 	s.mu.Unlock()
-	return out, nil
+	return out, blocked, nil
 }
 
 func (s *Service) isBusy(email string) bool {

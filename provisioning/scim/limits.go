@@ -34,12 +34,20 @@ import (
 // still being updated with 429 too, so a per-user lock briefly pauses the
 // endpoint as well; that is the conservative reading.
 //
+// Each limiter keeps part of Slack's burst in reserve, the tokens its rate
+// refills in one second (POST /Users bursts 17 of Slack's 20, org-wide
+// writes 170 of 180): Slack counts a request when it arrives, the client
+// when it sends it, and the reserve absorbs up to a second of variation in
+// network latency that would otherwise end in a 429. The steady rate is
+// Slack's.
+//
 // Slack's limits are per org and shared by every SCIM app in it; the client
 // only knows its own traffic.
 type Limits struct {
 	// Share is the fraction of Slack's limits this client may use, in
-	// (0, 1]: rates and bursts are multiplied by it (bursts are at least
-	// 1). Zero, negative or NaN means 1; more than 1 means 1.
+	// (0, 1]: rates and bursts are multiplied by it, then the reserve is
+	// taken off the bursts (bursts are at least 1). Zero, negative or NaN
+	// means 1; more than 1 means 1.
 	Share float64
 	// TimeScale multiplies the rates (not the bursts, nor Retry-After
 	// pauses), for benchmarks against a fake Slack on scaled time. Zero,
@@ -78,6 +86,36 @@ func (e endpoint) write() bool { return e == epCreate || e == epPatch || e == ep
 
 type slackLimit struct{ perMinute, burst float64 }
 
+// latencyAllowance is how much the network latency of one request may
+// exceed that of a later one before Slack sees the client over its limit.
+//
+// Slack counts a request when it arrives, the client when it sends it. A
+// bucket that is full stops filling: Slack's starts to refill when the
+// first request of a burst arrives, the client's when it was sent, one
+// latency earlier. A client that spends its whole burst and then sends each
+// request the moment its own bucket has a token is therefore ahead of
+// Slack's bucket by the first request's latency minus the current one's,
+// times the rate: whenever a request travels faster than the one that
+// started the burst, it arrives before Slack has its token, and gets a 429
+// (and a Retry-After of at least a whole second). Equal rates never make up
+// the difference, and every pause long enough to fill the buckets starts it
+// again.
+//
+// So each limiter's burst is Slack's minus the tokens its rate refills in
+// latencyAllowance, rounded up. The reserve is computed on the real rate,
+// like the bursts: under a TimeScale it absorbs latencyAllowance/TimeScale.
+// The client's steady rate stays Slack's; the cost is those few tokens of
+// the first burst after each pause.
+const latencyAllowance = time.Second
+
+// burstFor returns the client's burst for s under l: Slack's burst times
+// l.Share, less the reserve for latencyAllowance, at least 1.
+func burstFor(s slackLimit, l Limits) int {
+	burst := math.Floor(s.burst * l.Share)
+	reserve := math.Ceil(s.perMinute / 60 * l.Share * latencyAllowance.Seconds())
+	return max(1, int(burst-reserve))
+}
+
 var (
 	orgWrites = slackLimit{600, 180}
 	orgReads  = slackLimit{1000, 1000}
@@ -109,7 +147,7 @@ func newLimiters(l Limits) *limiters {
 	}
 	mk := func(s slackLimit) *rate.Limiter {
 		r := rate.Limit(s.perMinute / 60 * l.Share * l.TimeScale)
-		return rate.NewLimiter(r, max(1, int(math.Floor(s.burst*l.Share))))
+		return rate.NewLimiter(r, burstFor(s, l))
 	}
 	ls := &limiters{reads: mk(orgReads), writes: mk(orgWrites)}
 	for ep, s := range endpointLimits {
