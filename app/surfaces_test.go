@@ -96,7 +96,10 @@ func TestCommandsByAdminAndMember(t *testing.T) {
 		{"status by mention", fakeslack.DemoMemberID, "status <@" + fakeslack.DemoDeactivatedID + "|dora>", []string{fakeslack.DemoDeactivatedEmail, "deactivated"}, nil},
 		{"bad email", fakeslack.DemoAdminID, "assign not-an-email", []string{"/roster assign EMAIL"}, nil},
 		{"bad duration", fakeslack.DemoAdminID, "assign eve@example.com for ever", []string{"ever"}, nil},
-		{"request", fakeslack.DemoMemberID, "request new.person@example.com for 2w contractor", []string{"new.person@example.com"}, nil},
+		{"request", fakeslack.DemoMemberID, "request new.person@example.com for 2w contractor", []string{"new.person@example.com", "waiting for approval"}, nil},
+		{"request by admin", fakeslack.DemoAdminID, "request admin.asks@example.com", []string{"admin.asks@example.com", "waiting for approval"}, nil},
+		{"status by admin", fakeslack.DemoAdminID, "status " + fakeslack.DemoGuestEmail, []string{fakeslack.DemoGuestEmail, "multi-channel guest"}, nil},
+		{"assign form by member", fakeslack.DemoMemberID, "assign", []string{"Only Roster admins"}, nil},
 		{"revoke an admin", fakeslack.DemoAdmin2ID, "revoke " + fakeslack.DemoAdminEmail + " testing", []string{"Roster refused", "admin"}, nil},
 	}
 	for _, tt := range tests {
