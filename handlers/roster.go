@@ -493,21 +493,25 @@ func (h *Roster) assignSubmit(ctx context.Context, cb slack.InteractionCallback)
 	if len(errs) > 0 {
 		return slack.NewErrorsViewSubmissionResponse(errs), nil
 	}
-	user := cb.User.ID
-	return nil, func(ctx context.Context) error {
+	return nil, h.asAdmin(cb.User.ID, "assign", email, func(ctx context.Context, tell func(...slack.Block) error) error {
+		return h.assign(ctx, cb.User.ID, Command{Verb: VerbAssign, Target: Target{Email: email}, Duration: d, Reason: in.Reason}, tell)
+	})
+}
+
+// asAdmin is the follow-up of an admin-only submission: it checks again,
+// with users.info if need be, that user is an admin, then runs fn, which
+// answers by DM through tell.
+func (h *Roster) asAdmin(user, action, email string, fn func(ctx context.Context, tell func(...slack.Block) error) error) func(context.Context) error {
+	return func(ctx context.Context) error {
 		tell := func(bs ...slack.Block) error { return h.dm(ctx, user, bs) }
-		if ok, err := h.isAdmin(ctx, user); err != nil || !ok {
-			if err != nil {
-				return err
-			}
-			return h.refuse(ctx, user, "assign", email, func(s string) error { return tell(blocks.Text(blocks.Escape(s))...) })
-		}
-		_, job, err := h.svc.Assign(ctx, provisioning.Grant{Email: email, Source: provisioning.SourceDirect, By: user, Reason: in.Reason, Duration: d})
+		ok, err := h.isAdmin(ctx, user)
 		if err != nil {
-			return h.fail(ctx, err, tell)
+			return err
 		}
-		h.refreshHome(ctx, user)
-		return tell(blocks.Accepted("assign", email, job, h.svc.DryRun())...)
+		if !ok {
+			return h.refuse(ctx, user, action, email, func(s string) error { return tell(blocks.Text(blocks.Escape(s))...) })
+		}
+		return fn(ctx, tell)
 	}
 }
 
@@ -520,21 +524,13 @@ func (h *Roster) revokeSubmit(ctx context.Context, cb slack.InteractionCallback)
 	if len(errs) > 0 {
 		return slack.NewErrorsViewSubmissionResponse(errs), nil
 	}
-	user := cb.User.ID
-	return nil, func(ctx context.Context) error {
-		tell := func(bs ...slack.Block) error { return h.dm(ctx, user, bs) }
-		if ok, err := h.isAdmin(ctx, user); err != nil || !ok {
-			if err != nil {
-				return err
-			}
-			return h.refuse(ctx, user, "revoke", email, func(s string) error { return tell(blocks.Text(blocks.Escape(s))...) })
-		}
+	return nil, h.asAdmin(cb.User.ID, "revoke", email, func(ctx context.Context, tell func(...slack.Block) error) error {
 		t := Target{Email: email}
 		if email == "" {
 			t.UserID = in.MemberID
 		}
-		return h.revoke(ctx, user, t, in.Reason, tell)
-	}
+		return h.revoke(ctx, cb.User.ID, t, in.Reason, tell)
+	})
 }
 
 func (h *Roster) requestSubmit(ctx context.Context, cb slack.InteractionCallback) (*slack.ViewSubmissionResponse, func(context.Context) error) {
