@@ -23,6 +23,12 @@ Usage:
                           print the audit log, oldest first: all of it, or
                           the last DURATION (7d, 12h); text, CSV or JSON Lines
                           (works whether or not the bot is running)
+  roster directory import FILE [--partial] [--dry-run]
+                          load the organization's directory from a CSV or
+                          JSON file: a full sync (people and groups missing
+                          from FILE are deleted) unless --partial; --dry-run
+                          prints what would change; exits 3 when the
+                          deactivations wait for an admin's confirmation
   roster version          print the version
   roster help             print this help
 
@@ -50,6 +56,8 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	case "help", "--help", "-h":
 		printHelp(stdout)
 		return 0
+	case "directory":
+		return directoryCommand(args, getenv, stdout, stderr)
 	case "backup":
 		if len(args) != 1 || strings.HasPrefix(args[0], "-") {
 			fmt.Fprintln(stderr, "usage: roster backup FILE")

@@ -440,3 +440,17 @@ func memberTokens(dst []string, m Member) []string {
 	}
 	return dst
 }
+
+// ActiveCount is the number of active (not deactivated) human members:
+// the base of ROSTER_MAX_DEACTIVATIONS when it is a share.
+func (d *Directory) ActiveCount() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	n := 0
+	for _, slot := range d.ix.order {
+		if m := d.ix.slots[slot].m; !m.Deleted && !m.IsBot {
+			n++
+		}
+	}
+	return n
+}

@@ -8,8 +8,9 @@ import (
 )
 
 // ExpireAssignments removes assignments whose expiry has passed and, in the
-// same transaction, queues a job for each person affected: the job
-// deactivates the account unless another assignment still entitles them.
+// same transaction, queues a job for each person no longer entitled (no
+// other live assignment, directory group or org unit): the job deactivates
+// the account.
 // It returns the assignments it ended. An expiry that fell while Roster was
 // stopped is ended at the first sweep after start.
 func (s *Service) ExpireAssignments(ctx context.Context) ([]Assignment, error) {
@@ -35,14 +36,25 @@ func (s *Service) ExpireAssignments(ctx context.Context) ([]Assignment, error) {
 		if err != nil {
 			return err
 		}
+		if len(changes) == 0 {
+			return nil
+		}
+		r, err := loadReach(tx)
+		if err != nil {
+			return err
+		}
 		for _, c := range changes {
 			if err := tx.PutAssignments(c.email, c.keep); err != nil {
 				return err
 			}
-			// Another live assignment keeps the account as it is: no job.
+			// Another live assignment, or the directory, keeps the account
+			// as it is: no job.
 			job := Job{ID: "none, still entitled"}
-			if !Entitled(c.keep, now) {
-				var err error
+			ent, err := entitle(tx, r, c.email, now, false)
+			if err != nil {
+				return err
+			}
+			if !ent.Entitled {
 				if job, err = s.enqueue(tx, c.email, ActionDeactivate, System, now); err != nil {
 					return err
 				}

@@ -104,7 +104,9 @@ func (a Assignment) Live(now time.Time) bool {
 	return a.ExpiresAt.IsZero() || now.Before(a.ExpiresAt)
 }
 
-// Entitled reports whether any of as is live at now.
+// Entitled reports whether any of as is live at now. It knows nothing of
+// the directory: decisions use Service.Entitlement, which also counts
+// grants to groups and org units and a disabled directory account.
 func Entitled(as []Assignment, now time.Time) bool {
 	for _, a := range as {
 		if a.Live(now) {
@@ -344,6 +346,35 @@ type ReadTx interface {
 	RequestsInState(state RequestStatus, limit int) ([]Request, error)
 	// RequestsBy returns up to limit requests made by the Slack user, newest first.
 	RequestsBy(userID string, limit int) ([]Request, error)
+
+	// The organization's directory (orgdir.go).
+
+	// Person returns the person with email (lower-case), if there is one.
+	Person(email string) (Person, bool, error)
+	// PersonByID returns the person with Roster's ID id, if there is one.
+	PersonByID(id string) (Person, bool, error)
+	// ForEachPerson calls fn for every person, in email order; an error
+	// from fn stops the walk and is returned.
+	ForEachPerson(fn func(Person) error) error
+	// Group returns group id, if there is one.
+	Group(id string) (Group, bool, error)
+	// GroupByName returns the group named name, compared
+	// case-insensitively, if there is one.
+	GroupByName(name string) (Group, bool, error)
+	// ForEachGroup calls fn for every group, in ID order.
+	ForEachGroup(fn func(Group) error) error
+	// GroupsOf returns the groups the person with ID personID belongs to,
+	// in ID order.
+	GroupsOf(personID string) ([]Group, error)
+	// InGroup reports whether the person with ID personID is a member of
+	// group groupID, from the membership index (no group is decoded).
+	InGroup(personID, groupID string) (bool, error)
+	// Grants returns every directory grant.
+	Grants() ([]DirectoryGrant, error)
+	// HeldChanges returns up to limit held changes in state, newest first.
+	HeldChanges(state HeldState, limit int) ([]HeldChange, error)
+	// HeldChange returns held change id, or an error wrapping ErrNotFound.
+	HeldChange(id string) (HeldChange, error)
 }
 
 // Tx is a read-write transaction. Everything done through one Tx commits
@@ -368,6 +399,32 @@ type Tx interface {
 	// DeleteMembersExcept removes stored members whose IDs are not in keep
 	// (after a full sync) and returns how many it removed.
 	DeleteMembersExcept(keep map[string]bool) (int, error)
+
+	// PutPerson stores p (ID and email required) under its email, keeping
+	// the ID index: a known ID with a new email moves the record. An email
+	// that belongs to another person is refused (ErrDuplicate).
+	PutPerson(p Person) error
+	// DeletePerson removes the person with email, from every group's
+	// Members too. An unknown email is not an error.
+	DeletePerson(email string) error
+	// PutGroup stores g (ID and name required), keeping the name and
+	// membership indexes. Members must be IDs of stored people; they are
+	// stored sorted, without duplicates. A name another group has is
+	// refused (ErrDuplicate).
+	PutGroup(g Group) error
+	// PutGroups is PutGroup for each of gs, faster for many groups.
+	PutGroups(gs []Group) error
+	// DeleteGroup removes group id and its index entries. An unknown ID is
+	// not an error.
+	DeleteGroup(id string) error
+	// PutGrant stores g, replacing a grant of the same kind and target
+	// (compared case-insensitively).
+	PutGrant(g DirectoryGrant) error
+	// DeleteGrant removes the grant of kind on target (compared
+	// case-insensitively). An unknown grant is not an error.
+	DeleteGrant(kind GrantKind, target string) error
+	// PutHeldChange stores h (ID required).
+	PutHeldChange(h HeldChange) error
 }
 
 // Store is Roster's durable state. Update runs fn in one read-write

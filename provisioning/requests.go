@@ -43,12 +43,12 @@ func (s *Service) CreateRequest(ctx context.Context, in RequestInput) (Request, 
 	now := s.opt.Now().UTC()
 	var r Request
 	err = s.store.Update(ctx, func(tx Tx) error {
-		as, err := tx.Assignments(email)
+		ent, err := s.entitlement(tx, email, now)
 		if err != nil {
 			return err
 		}
-		if Entitled(as, now) {
-			return fmt.Errorf("%s already has access (%s): %w", email, describeAssignments(as, now), ErrAlreadyEntitled)
+		if ent.Entitled {
+			return fmt.Errorf("%s already has access (%s): %w", email, strings.Join(ent.Reasons, "; "), ErrAlreadyEntitled)
 		}
 		pending, err := tx.RequestsInState(StatusPending, 1<<20)
 		if err != nil {
@@ -93,24 +93,6 @@ func requestDetail(r Request) string {
 		d += ", reason: " + r.Reason
 	}
 	return d
-}
-
-func describeAssignments(as []Assignment, now time.Time) string {
-	var parts []string
-	for _, a := range as {
-		if !a.Live(now) {
-			continue
-		}
-		p := "via " + string(a.Source)
-		if a.Ref != "" {
-			p += " " + a.Ref
-		}
-		if !a.ExpiresAt.IsZero() {
-			p += ", until " + a.ExpiresAt.Format("2006-01-02 15:04 MST")
-		}
-		parts = append(parts, p)
-	}
-	return strings.Join(parts, "; ")
 }
 
 // SetRequestMessage records where the approval message of request id was

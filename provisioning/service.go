@@ -42,6 +42,13 @@ type Options struct {
 	// OnJobFinished is called once a job is done or has finally failed,
 	// after its state is stored. It runs on the worker; keep it short.
 	OnJobFinished func(ctx context.Context, j Job)
+	// MaxDeactivations returns how many deactivations one directory change
+	// may cause, given the number of active members, before they are held
+	// for an admin's confirmation (ROSTER_MAX_DEACTIVATIONS). ActiveMembers
+	// returns the workspace's active members. If either is nil, nothing is
+	// ever held.
+	MaxDeactivations func(active int) int
+	ActiveMembers    func() int
 }
 
 // Service is the provisioning core: assignments and the jobs that make Slack
@@ -250,13 +257,17 @@ func (s *Service) Revoke(ctx context.Context, email, by, reason string) ([]Assig
 
 // Status is what Roster knows of one email.
 type Status struct {
-	Email       string
-	Entitled    bool
+	Email    string
+	Entitled bool // Entitlement.Entitled
+	// Entitlement says why the person is entitled (assignments, directory
+	// groups and org units), or that their directory account is disabled.
+	Entitlement Entitlement
 	Assignments []Assignment
 	Jobs        []Job // newest first
 }
 
-// Status returns email's assignments and recent jobs from the store.
+// Status returns email's entitlement, assignments and recent jobs from the
+// store.
 func (s *Service) Status(ctx context.Context, email string) (Status, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
@@ -267,13 +278,16 @@ func (s *Service) Status(ctx context.Context, email string) (Status, error) {
 		if st.Assignments, err = tx.Assignments(email); err != nil {
 			return err
 		}
+		if st.Entitlement, err = s.entitlement(tx, email, s.opt.Now()); err != nil {
+			return err
+		}
 		st.Jobs, err = tx.JobsForEmail(email, 5)
 		return err
 	})
 	if err != nil {
 		return Status{}, fmt.Errorf("status %s: %w", email, err)
 	}
-	st.Entitled = Entitled(st.Assignments, s.opt.Now())
+	st.Entitled = st.Entitlement.Entitled
 	return st, nil
 }
 

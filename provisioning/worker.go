@@ -288,19 +288,20 @@ type result struct {
 	note      string
 }
 
-// converge reads email's entitlement and account and makes the one write
-// needed: create, activate, deactivate, or none.
+// converge reads email's entitlement (assignments and the directory) and
+// account and makes the one write needed: create, activate, deactivate,
+// or none.
 func (s *Service) converge(ctx context.Context, j Job) (result, error) {
-	var as []Assignment
+	var ent Entitlement
 	err := s.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		as, err = tx.Assignments(j.Email)
+		ent, err = s.entitlement(tx, j.Email, s.opt.Now())
 		return err
 	})
 	if err != nil {
 		return result{action: ActionNone}, err
 	}
-	entitled := Entitled(as, s.opt.Now())
+	entitled := ent.Entitled
 	acct, err := s.provider.LookupByEmail(ctx, j.Email)
 	found := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {

@@ -494,8 +494,8 @@ func TestMigrate1to2(t *testing.T) {
 		t.Errorf("members after migration and PutMembers = %v, want 1", got)
 	}
 	d.Close()
-	if got := schemaVersion(t, path); got != "2" {
-		t.Errorf("schema_version after migration = %q, want %q", got, "2")
+	if got := schemaVersion(t, path); got != "3" {
+		t.Errorf("schema_version after migration = %q, want %q", got, "3")
 	}
 
 	// A corrupt request makes the migration, and Open, fail and leaves

@@ -20,11 +20,20 @@
 //	requests_state      status + "\x00" + id → empty (schema 2)
 //	requests_by         requested_by + "\x00" + id → empty (schema 2)
 //	members             Slack user ID → Member: Roster's copy of the workspace directory (schema 2)
+//	dir_people          email → Person: the organization's directory (schema 3)
+//	dir_people_id       person ID → email (schema 3)
+//	dir_groups          group ID → Group (schema 3)
+//	dir_groups_name     lower-cased group name → group ID (schema 3)
+//	dir_member_of       person ID + "\x00" + group ID → empty (schema 3)
+//	dir_grants          kind + ":" + lower-cased target → DirectoryGrant (schema 3)
+//	held                id → HeldChange (schema 3)
 //
-// Everything except jobs, requests, assignments, audit and members is an
-// index kept in step with its canonical bucket inside the same
-// transaction: the jobs_* buckets by PutJob, the requests_* buckets by
-// PutRequest. IDs made by NewID sort in creation order, so "newest first"
+// Everything except jobs, requests, assignments, audit, members,
+// dir_people, dir_groups, dir_grants and held is an index kept in step
+// with its canonical bucket inside the same transaction: the jobs_*
+// buckets by PutJob, the requests_* buckets by PutRequest, dir_people_id
+// by PutPerson and DeletePerson, dir_groups_name and dir_member_of by
+// PutGroup, DeleteGroup and DeletePerson. IDs made by NewID sort in creation order, so "newest first"
 // in an id-keyed index is a reverse cursor walk.
 //
 // # bbolt caveats
@@ -98,14 +107,27 @@ var (
 	bucketRequestsState    = []byte("requests_state")
 	bucketRequestsBy       = []byte("requests_by")
 	bucketMembers          = []byte("members")
+	bucketPeople           = []byte("dir_people")
+	bucketPeopleID         = []byte("dir_people_id")
+	bucketGroups           = []byte("dir_groups")
+	bucketGroupsName       = []byte("dir_groups_name")
+	bucketMemberOf         = []byte("dir_member_of")
+	bucketGrants           = []byte("dir_grants")
+	bucketHeld             = []byte("held")
 
-	allBuckets = [][]byte{
+	// dirBuckets are the buckets schema 3 added.
+	dirBuckets = [][]byte{
+		bucketPeople, bucketPeopleID, bucketGroups, bucketGroupsName, bucketMemberOf,
+		bucketGrants, bucketHeld,
+	}
+
+	allBuckets = slices.Concat([][]byte{
 		bucketMeta, bucketAssignments, bucketRequests,
 		bucketJobs, bucketJobsPending, bucketJobsRunning, bucketJobsDone, bucketJobsFailed,
 		bucketJobsPendingEmail, bucketJobsEmail, bucketJobsCount,
 		bucketAudit,
 		bucketRequestsState, bucketRequestsBy, bucketMembers,
-	}
+	}, dirBuckets)
 )
 
 var keySchemaVersion = []byte("schema_version")
@@ -130,12 +152,24 @@ type migration func(tx *bolt.Tx) error
 
 // migrations[i] upgrades schema version i+1 to i+2, so the version this
 // binary writes is len(migrations)+1. Version 1 is the layout described in
-// the package comment without the buckets marked "schema 2". A new file
+// the package comment without the buckets marked "schema 2" or "schema 3". A new file
 // gets the current layout directly; migrations run only on existing files,
 // all in Open's one transaction. Append, never edit or reorder: files in
 // the field were written by the older entries. Tests replace this table.
 var migrations = []migration{
 	migrate1to2,
+	migrate2to3,
+}
+
+// migrate2to3 adds the empty buckets of the organization's directory and
+// of held changes.
+func migrate2to3(tx *bolt.Tx) error {
+	for _, name := range dirBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // migrate1to2 adds the members bucket and the request indexes
@@ -459,7 +493,7 @@ func (t readTx) bucket(name []byte) *bolt.Bucket { return t.tx.Bucket(name) }
 // appendOnly lists the buckets whose new keys sort after every existing
 // key (time-ordered IDs and audit keys).
 var appendOnly = map[string]bool{
-	string(bucketAudit): true, string(bucketJobs): true, string(bucketRequests): true,
+	string(bucketAudit): true, string(bucketJobs): true, string(bucketRequests): true, string(bucketHeld): true,
 	string(bucketJobsRunning): true, string(bucketJobsDone): true, string(bucketJobsFailed): true,
 }
 
@@ -1069,4 +1103,412 @@ func addCount(b *bolt.Bucket, s provisioning.JobState, delta int) error {
 	v := make([]byte, 8)
 	binary.BigEndian.PutUint64(v, uint64(n))
 	return b.Put([]byte(s), v)
+}
+
+// The organization's directory: people, groups, grants and held changes.
+
+// Person implements provisioning.ReadTx.
+func (t readTx) Person(email string) (provisioning.Person, bool, error) {
+	v := t.bucket(bucketPeople).Get([]byte(email))
+	if v == nil {
+		return provisioning.Person{}, false, nil
+	}
+	var p provisioning.Person
+	if err := json.Unmarshal(v, &p); err != nil {
+		return provisioning.Person{}, false, fmt.Errorf("store: decode person %s: %w", email, err)
+	}
+	return p, true, nil
+}
+
+// PersonByID implements provisioning.ReadTx.
+func (t readTx) PersonByID(id string) (provisioning.Person, bool, error) {
+	email := t.bucket(bucketPeopleID).Get([]byte(id))
+	if email == nil {
+		return provisioning.Person{}, false, nil
+	}
+	p, ok, err := t.Person(string(email))
+	if err != nil {
+		return provisioning.Person{}, false, err
+	}
+	if !ok {
+		return provisioning.Person{}, false, fmt.Errorf("store: dir_people_id names missing person %s (%s)", email, id)
+	}
+	return p, true, nil
+}
+
+// ForEachPerson implements provisioning.ReadTx.
+func (t readTx) ForEachPerson(fn func(provisioning.Person) error) error {
+	c := t.bucket(bucketPeople).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var p provisioning.Person
+		if err := json.Unmarshal(v, &p); err != nil {
+			return fmt.Errorf("store: decode person %s: %w", k, err)
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Group implements provisioning.ReadTx.
+func (t readTx) Group(id string) (provisioning.Group, bool, error) {
+	v := t.bucket(bucketGroups).Get([]byte(id))
+	if v == nil {
+		return provisioning.Group{}, false, nil
+	}
+	var g provisioning.Group
+	if err := json.Unmarshal(v, &g); err != nil {
+		return provisioning.Group{}, false, fmt.Errorf("store: decode group %s: %w", id, err)
+	}
+	return g, true, nil
+}
+
+// GroupByName implements provisioning.ReadTx. Names compare
+// case-insensitively.
+func (t readTx) GroupByName(name string) (provisioning.Group, bool, error) {
+	id := t.bucket(bucketGroupsName).Get(groupNameKey(name))
+	if id == nil {
+		return provisioning.Group{}, false, nil
+	}
+	g, ok, err := t.Group(string(id))
+	if err != nil {
+		return provisioning.Group{}, false, err
+	}
+	if !ok {
+		return provisioning.Group{}, false, fmt.Errorf("store: dir_groups_name names missing group %s (%q)", id, name)
+	}
+	return g, true, nil
+}
+
+// ForEachGroup implements provisioning.ReadTx.
+func (t readTx) ForEachGroup(fn func(provisioning.Group) error) error {
+	c := t.bucket(bucketGroups).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var g provisioning.Group
+		if err := json.Unmarshal(v, &g); err != nil {
+			return fmt.Errorf("store: decode group %s: %w", k, err)
+		}
+		if err := fn(g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// GroupsOf implements provisioning.ReadTx.
+func (t readTx) GroupsOf(personID string) ([]provisioning.Group, error) {
+	var out []provisioning.Group
+	err := t.groupIDsOf(personID, func(gid string) error {
+		g, ok, err := t.Group(gid)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("store: dir_member_of names missing group %s", gid)
+		}
+		out = append(out, g)
+		return nil
+	})
+	return out, err
+}
+
+// InGroup implements provisioning.ReadTx. It seeks rather than Gets: an
+// index entry's value is empty, and inside a write transaction bbolt's Get
+// returns nil for an empty value put in that same transaction.
+func (t readTx) InGroup(personID, groupID string) (bool, error) {
+	key := indexKey(personID, groupID)
+	k, _ := t.bucket(bucketMemberOf).Cursor().Seek(key)
+	return bytes.Equal(k, key), nil
+}
+
+// groupIDsOf calls fn with the ID of each group personID is a member of,
+// in ID order.
+func (t readTx) groupIDsOf(personID string, fn func(groupID string) error) error {
+	if personID == "" || strings.IndexByte(personID, 0) >= 0 {
+		return nil
+	}
+	p := indexKey(personID, "")
+	// Collect first: fn may write to the bucket.
+	var ids []string
+	c := t.bucket(bucketMemberOf).Cursor()
+	for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+		ids = append(ids, string(k[len(p):]))
+	}
+	for _, id := range ids {
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Grants implements provisioning.ReadTx.
+func (t readTx) Grants() ([]provisioning.DirectoryGrant, error) {
+	var out []provisioning.DirectoryGrant
+	c := t.bucket(bucketGrants).Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		var g provisioning.DirectoryGrant
+		if err := json.Unmarshal(v, &g); err != nil {
+			return nil, fmt.Errorf("store: decode grant %s: %w", k, err)
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// HeldChanges implements provisioning.ReadTx. It walks the held bucket
+// from the newest ID; held changes are few. A limit of zero or less
+// returns none.
+func (t readTx) HeldChanges(state provisioning.HeldState, limit int) ([]provisioning.HeldChange, error) {
+	var out []provisioning.HeldChange
+	c := t.bucket(bucketHeld).Cursor()
+	for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+		var h provisioning.HeldChange
+		if err := json.Unmarshal(v, &h); err != nil {
+			return nil, fmt.Errorf("store: decode held change %s: %w", k, err)
+		}
+		if h.State == state {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// HeldChange implements provisioning.ReadTx.
+func (t readTx) HeldChange(id string) (provisioning.HeldChange, error) {
+	v := t.bucket(bucketHeld).Get([]byte(id))
+	if v == nil {
+		return provisioning.HeldChange{}, fmt.Errorf("store: held change %s: %w", id, provisioning.ErrNotFound)
+	}
+	var h provisioning.HeldChange
+	if err := json.Unmarshal(v, &h); err != nil {
+		return provisioning.HeldChange{}, fmt.Errorf("store: decode held change %s: %w", id, err)
+	}
+	return h, nil
+}
+
+// PutPerson implements provisioning.Tx. A person is keyed by email and
+// indexed by ID: storing a known ID under a new email moves the record.
+// It refuses an email that belongs to another person (ErrDuplicate).
+func (t *writeTx) PutPerson(p provisioning.Person) error {
+	switch {
+	case p.ID == "" || strings.IndexByte(p.ID, 0) >= 0:
+		return fmt.Errorf("store: put person %q: invalid id %q: %w", p.Email, p.ID, provisioning.ErrInvalid)
+	case p.Email == "":
+		return fmt.Errorf("store: put person %s: empty email: %w", p.ID, provisioning.ErrInvalid)
+	}
+	people, byID := t.bucket(bucketPeople), t.bucket(bucketPeopleID)
+	if other, ok, err := t.Person(p.Email); err != nil {
+		return err
+	} else if ok && other.ID != p.ID {
+		return fmt.Errorf("store: put person %s: %s belongs to person %s: %w", p.ID, p.Email, other.ID, provisioning.ErrDuplicate)
+	}
+	if old := byID.Get([]byte(p.ID)); old != nil && string(old) != p.Email {
+		if err := people.Delete(slices.Clone(old)); err != nil {
+			return fmt.Errorf("store: put person %s: move from %s: %w", p.ID, old, err)
+		}
+	}
+	buf, err := json.Marshal(p)
+	if err != nil {
+		return fmt.Errorf("store: encode person %s: %w", p.ID, err)
+	}
+	if err := errors.Join(people.Put([]byte(p.Email), buf), byID.Put([]byte(p.ID), []byte(p.Email))); err != nil {
+		return fmt.Errorf("store: put person %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// DeletePerson implements provisioning.Tx. It removes the person from the
+// Members of every group they belong to. Deleting an unknown email does
+// nothing.
+func (t *writeTx) DeletePerson(email string) error {
+	p, ok, err := t.Person(email)
+	if err != nil || !ok {
+		return err
+	}
+	now := t.now().UTC()
+	err = t.groupIDsOf(p.ID, func(gid string) error {
+		g, ok, err := t.Group(gid)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("dir_member_of names missing group %s", gid)
+		}
+		g.Members = slices.DeleteFunc(g.Members, func(id string) bool { return id == p.ID })
+		g.UpdatedAt = now
+		return t.PutGroup(g)
+	})
+	if err != nil {
+		return fmt.Errorf("store: delete person %s: %w", email, err)
+	}
+	err = errors.Join(
+		t.bucket(bucketPeople).Delete([]byte(email)),
+		t.bucket(bucketPeopleID).Delete([]byte(p.ID)),
+	)
+	if err != nil {
+		return fmt.Errorf("store: delete person %s: %w", email, err)
+	}
+	return nil
+}
+
+// PutGroup implements provisioning.Tx. Members are stored sorted and
+// without duplicates, and must name stored people (ErrInvalid). It keeps
+// dir_groups_name and dir_member_of in step, and refuses a name another
+// group has (ErrDuplicate).
+func (t *writeTx) PutGroup(g provisioning.Group) error {
+	return t.PutGroups([]provisioning.Group{g})
+}
+
+// PutGroups implements provisioning.Tx: PutGroup for each group in turn,
+// except that the dir_member_of entries of all of them are written last,
+// in key order. bbolt does not split a page's node until commit, so
+// inserting many keys out of order into one node moves its tail at every
+// insert: sorted, a 50,000-member import writes its index in linear time.
+func (t *writeTx) PutGroups(gs []provisioning.Group) error {
+	names, memberOf, byID := t.bucket(bucketGroupsName), t.bucket(bucketMemberOf), t.bucket(bucketPeopleID)
+	var add, del [][]byte
+	seen := make(map[string]bool, len(gs))
+	for _, g := range gs {
+		switch {
+		case g.ID == "" || strings.IndexByte(g.ID, 0) >= 0:
+			return fmt.Errorf("store: put group %q: invalid id %q: %w", g.Name, g.ID, provisioning.ErrInvalid)
+		case strings.TrimSpace(g.Name) == "":
+			return fmt.Errorf("store: put group %s: empty name: %w", g.ID, provisioning.ErrInvalid)
+		case seen[g.ID]:
+			return fmt.Errorf("store: put group %s: twice in one call: %w", g.ID, provisioning.ErrInvalid)
+		}
+		seen[g.ID] = true
+		if id := names.Get(groupNameKey(g.Name)); id != nil && string(id) != g.ID {
+			return fmt.Errorf("store: put group %s: the name %q belongs to group %s: %w", g.ID, g.Name, id, provisioning.ErrDuplicate)
+		}
+		g.Members = slices.Compact(slices.Sorted(slices.Values(g.Members)))
+		for _, m := range g.Members {
+			if byID.Get([]byte(m)) == nil {
+				return fmt.Errorf("store: put group %s: member %s is not a stored person: %w", g.ID, m, provisioning.ErrInvalid)
+			}
+		}
+		old, had, err := t.Group(g.ID)
+		if err != nil {
+			return err
+		}
+		if had && !strings.EqualFold(old.Name, g.Name) {
+			if err := names.Delete(groupNameKey(old.Name)); err != nil {
+				return fmt.Errorf("store: put group %s: %w", g.ID, err)
+			}
+		}
+		i, j := 0, 0 // merge the sorted old and new member lists
+		for i < len(old.Members) || j < len(g.Members) {
+			switch {
+			case j == len(g.Members) || (i < len(old.Members) && old.Members[i] < g.Members[j]):
+				del = append(del, indexKey(old.Members[i], g.ID))
+				i++
+			case i == len(old.Members) || g.Members[j] < old.Members[i]:
+				add = append(add, indexKey(g.Members[j], g.ID))
+				j++
+			default:
+				i, j = i+1, j+1
+			}
+		}
+		buf, err := json.Marshal(g)
+		if err != nil {
+			return fmt.Errorf("store: encode group %s: %w", g.ID, err)
+		}
+		if err := errors.Join(t.bucket(bucketGroups).Put([]byte(g.ID), buf), names.Put(groupNameKey(g.Name), []byte(g.ID))); err != nil {
+			return fmt.Errorf("store: put group %s: %w", g.ID, err)
+		}
+	}
+	slices.SortFunc(add, bytes.Compare)
+	for _, k := range del {
+		if err := memberOf.Delete(k); err != nil {
+			return fmt.Errorf("store: put groups: %w", err)
+		}
+	}
+	for _, k := range add {
+		if err := memberOf.Put(k, nil); err != nil {
+			return fmt.Errorf("store: put groups: %w", err)
+		}
+	}
+	return nil
+}
+
+// DeleteGroup implements provisioning.Tx. Deleting an unknown ID does
+// nothing. Grants naming the group are left as they are.
+func (t *writeTx) DeleteGroup(id string) error {
+	g, ok, err := t.Group(id)
+	if err != nil || !ok {
+		return err
+	}
+	memberOf := t.bucket(bucketMemberOf)
+	errs := []error{
+		t.bucket(bucketGroups).Delete([]byte(id)),
+		t.bucket(bucketGroupsName).Delete(groupNameKey(g.Name)),
+	}
+	for _, m := range g.Members {
+		errs = append(errs, memberOf.Delete(indexKey(m, id)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store: delete group %s: %w", id, err)
+	}
+	return nil
+}
+
+// PutGrant implements provisioning.Tx. A grant of the same kind and
+// target (compared case-insensitively) is replaced.
+func (t *writeTx) PutGrant(g provisioning.DirectoryGrant) error {
+	key, err := grantKey(g.Kind, g.Target)
+	if err != nil {
+		return fmt.Errorf("store: put grant: %w", err)
+	}
+	buf, err := json.Marshal(g)
+	if err != nil {
+		return fmt.Errorf("store: encode grant %s: %w", key, err)
+	}
+	if err := t.bucket(bucketGrants).Put(key, buf); err != nil {
+		return fmt.Errorf("store: put grant %s: %w", key, err)
+	}
+	return nil
+}
+
+// DeleteGrant implements provisioning.Tx. Deleting an unknown grant does
+// nothing.
+func (t *writeTx) DeleteGrant(kind provisioning.GrantKind, target string) error {
+	key, err := grantKey(kind, target)
+	if err != nil {
+		return fmt.Errorf("store: delete grant: %w", err)
+	}
+	if err := t.bucket(bucketGrants).Delete(key); err != nil {
+		return fmt.Errorf("store: delete grant %s: %w", key, err)
+	}
+	return nil
+}
+
+// PutHeldChange implements provisioning.Tx.
+func (t *writeTx) PutHeldChange(h provisioning.HeldChange) error {
+	if h.ID == "" {
+		return fmt.Errorf("store: put held change: empty id: %w", provisioning.ErrInvalid)
+	}
+	buf, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("store: encode held change %s: %w", h.ID, err)
+	}
+	if err := t.bucket(bucketHeld).Put([]byte(h.ID), buf); err != nil {
+		return fmt.Errorf("store: put held change %s: %w", h.ID, err)
+	}
+	return nil
+}
+
+// groupNameKey is a group's key in dir_groups_name.
+func groupNameKey(name string) []byte { return []byte(strings.ToLower(name)) }
+
+// grantKey is a grant's key in dir_grants: kind, ":", lower-cased target.
+func grantKey(kind provisioning.GrantKind, target string) ([]byte, error) {
+	switch {
+	case kind != provisioning.GrantGroup && kind != provisioning.GrantOrgUnit:
+		return nil, fmt.Errorf("unknown grant kind %q: %w", kind, provisioning.ErrInvalid)
+	case target == "":
+		return nil, fmt.Errorf("%s grant without a target: %w", kind, provisioning.ErrInvalid)
+	}
+	return []byte(string(kind) + ":" + strings.ToLower(target)), nil
 }

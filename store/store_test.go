@@ -30,8 +30,8 @@ import (
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // openTest opens a store in a fresh temporary directory with a fixed clock.
-// At cleanup it runs bbolt's consistency check, checks the request
-// indexes and closes the store.
+// At cleanup it runs bbolt's consistency check, checks the request and
+// directory indexes and closes the store.
 func openTest(t testing.TB) *DB {
 	t.Helper()
 	d, err := Open(filepath.Join(t.TempDir(), "roster.db"), Options{Now: func() time.Time { return t0 }})
@@ -42,6 +42,7 @@ func openTest(t testing.TB) *DB {
 		boltCheck(t, d.db)
 		if !t.Failed() {
 			checkRequestIndexes(t, d.db)
+			checkDirIndexes(t, d.db)
 		}
 		if err := d.Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -198,16 +199,21 @@ func TestSchemaVersion(t *testing.T) {
 		wantErr string                  // substring; "" means Open succeeds
 		wantVer string                  // schema_version afterwards
 	}{
-		{name: "fresh file", wantVer: "2"},
+		{name: "fresh file", wantVer: "3"},
 		{
 			name:    "current version",
-			prepare: func(tx *bolt.Tx) error { return createV1(tx, "2") },
-			wantVer: "2",
+			prepare: func(tx *bolt.Tx) error { return createV2(tx, "3") },
+			wantVer: "3",
 		},
 		{
 			name:    "version 1 is migrated",
 			prepare: func(tx *bolt.Tx) error { return createV1(tx, "1") },
-			wantVer: "2",
+			wantVer: "3",
+		},
+		{
+			name:    "version 2 is migrated",
+			prepare: func(tx *bolt.Tx) error { return createV2(tx, "2") },
+			wantVer: "3",
 		},
 		{
 			name: "newer version",
@@ -215,7 +221,7 @@ func TestSchemaVersion(t *testing.T) {
 				b, _ := tx.CreateBucket(bucketMeta)
 				return b.Put(keySchemaVersion, []byte("99"))
 			},
-			wantErr: "database schema version 99 is newer than this roster supports (2); upgrade roster",
+			wantErr: "database schema version 99 is newer than this roster supports (3); upgrade roster",
 			wantVer: "99",
 		},
 		{
