@@ -141,6 +141,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 		BackoffBase:       hooks.JobBackoff,
 		MaxDuration:       cfg.MaxDuration,
 		RequiredApprovals: cfg.RequiredApprovals,
+		MaxDeactivations:  cfg.MaxDeactivations.Limit,
+		ActiveMembers:     dir.ActiveCount,
 		OnJobFinished: func(ctx context.Context, j provisioning.Job) {
 			roster.NotifyJob(ctx, j)
 		},
@@ -164,7 +166,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 	}
 	sm := socketmode.New(api, smOpts...)
 
-	ctl, err := listenControl(cfg.DB, db, log)
+	ctl, err := listenControl(cfg.DB, db, log,
+		route{"POST /directory/import", importHandler(svc)})
 	if err != nil {
 		return err
 	}

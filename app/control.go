@@ -26,6 +26,12 @@ import (
 // ControlPath is the control socket for the database at dbPath.
 func ControlPath(dbPath string) string { return dbPath + ".sock" }
 
+// route is one extra control-socket route.
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
 type control struct {
 	srv  *http.Server
 	path string
@@ -44,7 +50,9 @@ func (c *control) Close() error {
 
 // listenControl serves the control socket for db. The database's lock is
 // already held, so a socket file left behind is stale and is replaced.
-func listenControl(dbPath string, db *store.DB, log *slog.Logger) (*control, error) {
+// extra adds routes ("POST /directory/import") that need the running
+// services.
+func listenControl(dbPath string, db *store.DB, log *slog.Logger, extra ...route) (*control, error) {
 	path := ControlPath(dbPath)
 	_ = os.Remove(path)
 	old := syscall.Umask(0o177) // the socket is created 0600
@@ -63,6 +71,9 @@ func listenControl(dbPath string, db *store.DB, log *slog.Logger) (*control, err
 	// GET /audit?since=RFC3339 streams the audit log as JSON Lines for
 	// `roster audit`; see auditHandler in audit.go.
 	mux.Handle("GET /audit", auditHandler(db, log))
+	for _, r := range extra {
+		mux.Handle(r.pattern, r.handler)
+	}
 	c := &control{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, path: path}
 	go func() {
 		if err := c.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -38,7 +38,7 @@ const (
 
 // homeFixedBlocks is the most blocks the Admin Home uses besides its rows
 // (one block each); see AdminHomeView for the count.
-const homeFixedBlocks = 5 + 3 + 1 + (3 + homePending) + (3 + homeFailedJobs) + (2 + homeAudit)
+const homeFixedBlocks = 5 + heldBlocks + 3 + 1 + (3 + homePending) + (3 + homeFailedJobs) + (2 + homeAudit)
 
 // Compile-time check: a full page fits in a Home tab.
 var _ [maxViewBlocks - homeFixedBlocks - HomePageSize]struct{}
@@ -65,13 +65,17 @@ type AdminHome struct {
 	// in <#C123>". Each is mrkdwn built by the caller, with any
 	// user-supplied part passed through Escape, like Text's argument.
 	Notices []string
-	DryRun  bool
-	Now     time.Time
+	// Held are pending held deactivations, newest first; the first 3
+	// are shown, each with Confirm and Discard.
+	Held   []provisioning.HeldChange
+	DryRun bool
+	Now    time.Time
 }
 
 // AdminHomeView renders an admin's Home tab, in this order (block counts
 // at most): header (1), dry-run note (1), notices (1), Assign / Revoke /
-// Request buttons (1), divider (1); the directory: header, search field,
+// Request buttons (1), divider (1); held deactivations: header, two
+// blocks each, "more", divider (see heldBlocks); the directory: header, search field,
 // "Showing 21–40 of 50,000 members" (3), one section per row (HomePageSize)
 // and Previous/Next (1); pending requests: divider, header, requests, "N
 // more" (3+10); failed jobs likewise (3+5); recent activity: divider,
@@ -92,6 +96,10 @@ func AdminHomeView(h AdminHome) slack.HomeTabViewRequest {
 			button(ActionOpenRequest, "", "Request")),
 		slack.NewDividerBlock(),
 	)
+	if held := HeldSection(h.Held, h.Now); len(held) > 0 {
+		bs = append(bs, held[1:]...) // the buttons' divider stands before
+		bs = append(bs, slack.NewDividerBlock())
+	}
 	bs = append(bs, directory(h)...)
 	bs = append(bs, pendingList(h.Pending, h.Now)...)
 	bs = append(bs, failedList(h.FailedJobs)...)

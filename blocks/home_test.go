@@ -87,6 +87,14 @@ func fullAdminHome() blocks.AdminHome {
 	for range 7 {
 		h.Notices = append(h.Notices, "Roster cannot post in <#C0APPROVALS>: invite it to the channel. "+blocks.Escape(longReason))
 	}
+	for i := range 5 {
+		var emails []string
+		for j := range 40 {
+			emails = append(emails, fmt.Sprintf("%d.%s", j, longEmail))
+		}
+		h.Held = append(h.Held, provisioning.HeldChange{ID: fmt.Sprintf("held-%d", i), Cause: "group deleted: " + longReason, By: "U0ADMIN",
+			Emails: emails, State: provisioning.HeldPending, CreatedAt: now.Add(-time.Hour), ActiveCount: 50000})
+	}
 	return h
 }
 
@@ -110,6 +118,12 @@ func adminHomeCases() []tcase {
 		{"dry_run_with_notices", blocks.AdminHomeView(blocks.AdminHome{Pages: 1, Total: 5, Rows: rows, DryRun: true, Now: now,
 			Notices: []string{"Roster cannot post in <#C0APPROVALS>: invite it to the channel.", "SCIM token rejected (invalid_authentication): jobs wait until it is replaced."}})},
 		{"full_page", blocks.AdminHomeView(fullAdminHome())},
+		{"held_deactivations", blocks.AdminHomeView(blocks.AdminHome{Pages: 1, Total: 5, Rows: rows, Now: now, Held: []provisioning.HeldChange{
+			{ID: "held-000002", Cause: "import roster.csv", By: "import", Emails: []string{"a@example.com", "b@example.com", "c@example.com"}, State: provisioning.HeldPending, CreatedAt: now.Add(-time.Minute), ActiveCount: 20},
+			{ID: "held-000001", Cause: "group deleted: Contractors", By: "U0ADMIN", Emails: []string{"d@example.com", "e@example.com"}, State: provisioning.HeldPending, CreatedAt: now.Add(-time.Hour), ActiveCount: 20},
+		}})},
+		{"held_escaping", blocks.AdminHomeView(blocks.AdminHome{Now: now, Held: []provisioning.HeldChange{
+			{ID: evil, Cause: evil, By: evil, Emails: []string{evil}, State: provisioning.HeldPending, CreatedAt: now}}})},
 		{"escaping", blocks.AdminHomeView(blocks.AdminHome{Query: evil, Page: 1, Pages: 3, Total: 41, Now: now,
 			Rows: []blocks.MemberRow{{Member: evilMember, Assignments: []provisioning.Assignment{
 				{Source: provisioning.SourceGroup, Ref: evil, GrantedBy: evil, Reason: evil, CreatedAt: now}}}},

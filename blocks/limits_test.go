@@ -29,6 +29,7 @@ func allCases() map[string][]tcase {
 		"TestAccepted":        acceptedCases(),
 		"TestJobNotice":       jobNoticeCases(),
 		"TestApprovalMessage": approvalCases(),
+		"TestGrantPreview":    grantCases(),
 	}
 }
 

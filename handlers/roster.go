@@ -36,6 +36,7 @@ type Service interface {
 	Status(ctx context.Context, email string) (provisioning.Status, error)
 	DryRun() bool
 	Approvals
+	OrgDirectory
 }
 
 // Directory is Roster's copy of the workspace's members.
@@ -116,6 +117,7 @@ func (h *Roster) Register(r *Router) {
 	r.Event("team_join", h.memberChanged)
 	r.Event("user_change", h.memberChanged)
 	h.registerApprovals(r)
+	h.registerDirectory(r)
 }
 
 // ---- authorization ----
@@ -310,7 +312,7 @@ func (h *Roster) resolve(ctx context.Context, t Target) (string, error) {
 
 func (h *Roster) assign(ctx context.Context, by string, c Command, reply func(...slack.Block) error) error {
 	if c.Target.Group != "" || c.Target.OrgUnit != "" {
-		return reply(blocks.Text("Assigning access to a directory group or org unit needs Roster's directory, which is not set up here yet.")...)
+		return h.assignDirectory(ctx, c, reply)
 	}
 	email, err := h.resolve(ctx, c.Target)
 	if err != nil {
@@ -676,6 +678,9 @@ func (h *Roster) adminHome(ctx context.Context, userID string) (slack.HomeTabVie
 			return err
 		}
 		if home.FailedJobs, err = tx.JobsInState(provisioning.JobFailed, 5); err != nil {
+			return err
+		}
+		if home.Held, err = tx.HeldChanges(provisioning.HeldPending, 10); err != nil {
 			return err
 		}
 		home.Audit, err = tx.RecentAudit(10)

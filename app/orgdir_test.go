@@ -1,0 +1,191 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/roster-app/roster/app"
+	"github.com/roster-app/roster/blocks"
+	"github.com/roster-app/roster/fakeslack"
+	"github.com/roster-app/roster/provisioning"
+	"github.com/roster-app/roster/store"
+)
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func importCmd(t *testing.T, e map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := app.Main(append([]string{"directory", "import"}, args...), getenv(e), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func people(t *testing.T, dbPath string) map[string]provisioning.Person {
+	t.Helper()
+	db, err := store.Open(dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	out := map[string]provisioning.Person{}
+	err = db.View(context.Background(), func(tx provisioning.ReadTx) error {
+		return tx.ForEachPerson(func(p provisioning.Person) error { out[p.Email] = p; return nil })
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// The import command with the bot stopped: dry-run changes nothing, a full
+// import records the directory, a malformed file is refused with its line
+// and changes nothing, and --partial only adds and updates.
+func TestDirectoryImportOffline(t *testing.T) {
+	dir := t.TempDir()
+	e := map[string]string{"ROSTER_DB": filepath.Join(dir, "roster.db")}
+	full := writeFile(t, dir, "people.csv", "email,name,status,org_unit,groups\n"+
+		"ada@example.com,Ada,enabled,/Engineering/Platform,Contractors\n"+
+		"bob@example.com,Bob,enabled,/Sales,\n"+
+		"cy@example.com,Cy,disabled,/Engineering,Contractors\n")
+	code, out, errOut := importCmd(t, e, full, "--dry-run")
+	if code != 0 || !strings.Contains(out, "3 would be added") {
+		t.Fatalf("dry run = %d, %q, %q", code, out, errOut)
+	}
+	if p := people(t, e["ROSTER_DB"]); len(p) != 0 {
+		t.Fatalf("dry run stored %d people", len(p))
+	}
+	if code, out, errOut = importCmd(t, e, full); code != 0 {
+		t.Fatalf("import = %d, %q, %q", code, out, errOut)
+	}
+	p := people(t, e["ROSTER_DB"])
+	if len(p) != 3 || p["cy@example.com"].Status != provisioning.PersonDisabled || p["ada@example.com"].OrgUnit != "/Engineering/Platform" {
+		t.Fatalf("people = %+v", p)
+	}
+	bad := writeFile(t, dir, "bad.json", "[\n {\"email\": \"dee@example.com\"},\n {\"email\": \"not an email\"}\n]\n")
+	code, _, errOut = importCmd(t, e, bad)
+	if code != 1 || !strings.Contains(errOut, "line 3") || !strings.Contains(errOut, "nothing was changed") {
+		t.Errorf("malformed import = %d, %q; want 1 naming line 3", code, errOut)
+	}
+	if p := people(t, e["ROSTER_DB"]); len(p) != 3 {
+		t.Errorf("a malformed import changed the directory: %d people", len(p))
+	}
+	partial := writeFile(t, dir, "more.json", `[{"email": "dee@example.com", "name": "Dee", "groups": ["Contractors"]}]`)
+	if code, out, errOut = importCmd(t, e, partial, "--partial"); code != 0 {
+		t.Fatalf("partial import = %d, %q, %q", code, out, errOut)
+	}
+	if p := people(t, e["ROSTER_DB"]); len(p) != 4 {
+		t.Errorf("after --partial: %d people, want 4 (nobody deleted)", len(p))
+	}
+	if code, _, _ = importCmd(t, e, partial); code != 0 {
+		t.Fatal("full import failed")
+	}
+	if p := people(t, e["ROSTER_DB"]); len(p) != 1 {
+		t.Errorf("after a full import of one person: %d people, want 1", len(p))
+	}
+	if code, _, errOut = importCmd(t, e); code != 2 {
+		t.Errorf("no file: exit %d (%q), want 2", code, errOut)
+	}
+}
+
+// Access assigned to a group follows its members, end to end: the grant
+// invites them; an import that removes one from the group deactivates
+// them; a full import that drops more people than ROSTER_MAX_DEACTIVATIONS
+// is held until an admin confirms it in App Home.
+func TestGroupAccessFollowsTheDirectory(t *testing.T) {
+	fs := newFake(t)
+	dir := t.TempDir()
+	e := env(fs, dir, map[string]string{"ROSTER_MAX_DEACTIVATIONS": "2"})
+	var rows []string
+	for i := range 5 {
+		rows = append(rows, fmt.Sprintf("crew%d@example.com,Crew %d,enabled,/Ops,Contractors", i, i))
+	}
+	header := "email,name,status,org_unit,groups\n"
+	file := writeFile(t, dir, "crew.csv", header+strings.Join(rows, "\n")+"\n")
+	if code, out, errOut := importCmd(t, e, file); code != 0 {
+		t.Fatalf("import = %d, %q, %q", code, out, errOut)
+	}
+	b := startBot(t, fs, e)
+	waitFor(t, "directory sync", func() bool { _, ok := b.app.Directory.ByEmail(fakeslack.DemoMemberEmail); return ok })
+
+	got := command(t, fs, fakeslack.DemoAdminID, "assign group:Contractors summer crew")
+	if !strings.Contains(got, "5 people") || !strings.Contains(got, blocks.ActionGrantConfirm) {
+		t.Fatalf("preview = %q, want 5 people and a confirm button", got)
+	}
+	if len(fs.SCIMWrites()) != 0 {
+		t.Fatalf("the preview provisioned something")
+	}
+	value := between(got, `"action_id":"`+blocks.ActionGrantConfirm+`"`, `"value":"`, `"`)
+	click(t, fs, fakeslack.DemoAdminID, blocks.ActionGrantConfirm, value)
+	waitFor(t, "5 invites", func() bool { return countWrites(fs, http.MethodPost) == 5 })
+
+	// crew0 leaves the group: one person, not held.
+	file = writeFile(t, dir, "crew.csv", header+strings.Replace(strings.Join(rows, "\n"), "/Ops,Contractors", "/Ops,", 1)+"\n")
+	if code, out, errOut := importCmd(t, e, file); code != 0 {
+		t.Fatalf("import through the bot = %d, %q, %q", code, out, errOut)
+	}
+	waitFor(t, "crew0 deactivated", func() bool { u, _ := fs.UserByEmail("crew0@example.com"); return u.Deleted })
+
+	// Everyone else leaves the directory: 4 deactivations > 2 → held.
+	file = writeFile(t, dir, "crew.csv", header+"crew0@example.com,Crew 0,enabled,/Ops,\n")
+	code, out, errOut := importCmd(t, e, file)
+	if code != 3 || !strings.Contains(errOut, "held") {
+		t.Fatalf("big import = %d, %q, %q; want exit 3, held", code, out, errOut)
+	}
+	// Nothing was queued for the held people: their last job is the invite.
+	err := b.app.DB.View(t.Context(), func(tx provisioning.ReadTx) error {
+		for i := 1; i < 5; i++ {
+			js, err := tx.JobsForEmail(fmt.Sprintf("crew%d@example.com", i), 1)
+			if err != nil {
+				return err
+			}
+			if len(js) != 1 || js[0].Intent == provisioning.ActionDeactivate {
+				t.Errorf("crew%d: last job %+v, want the invite only while held", i, js)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := openHome(t, fs, fakeslack.DemoAdminID)
+	if !strings.Contains(home, "crew1@example.com") || !strings.Contains(home, blocks.ActionHeldConfirm) {
+		t.Fatalf("admin Home does not show the held deactivations")
+	}
+	heldID := between(home, `"action_id":"`+blocks.ActionHeldConfirm, `"value":"`, `"`)
+	click(t, fs, fakeslack.DemoAdminID, blocks.ActionHeldConfirm+":0", heldID)
+	for i := 1; i < 5; i++ {
+		waitFor(t, fmt.Sprintf("crew%d deactivated", i), func() bool { u, _ := fs.UserByEmail(fmt.Sprintf("crew%d@example.com", i)); return u.Deleted })
+	}
+}
+
+func countWrites(fs *fakeslack.Server, method string) int {
+	n := 0
+	for _, w := range fs.SCIMWrites() {
+		if w.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
+// between returns the text after the first `after` that follows `anchor`,
+// up to `until`.
+func between(s, anchor, after, until string) string {
+	_, rest, _ := strings.Cut(s, anchor)
+	_, rest, _ = strings.Cut(rest, after)
+	v, _, _ := strings.Cut(rest, until)
+	return strings.ReplaceAll(v, `\u0026`, "&")
+}
