@@ -123,7 +123,7 @@ func TestCommandsByAdminAndMember(t *testing.T) {
 }
 
 func TestAssignAndRevokeFromTheCommand(t *testing.T) {
-	fs, _ := surfaces(t)
+	fs, b := surfaces(t)
 	got := command(t, fs, fakeslack.DemoAdminID, "assign eve.new@example.com for 7d starts Monday")
 	if !strings.Contains(got, "eve.new@example.com") {
 		t.Fatalf("assign answer = %q", got)
@@ -145,6 +145,12 @@ func TestAssignAndRevokeFromTheCommand(t *testing.T) {
 		t.Fatalf("revoke answer = %q", got)
 	}
 	waitFor(t, "deactivation", func() bool { u, _ := fs.UserByEmail("eve.new@example.com"); return u.Deleted })
+	// Slack's team_join and user_change events keep Roster's copy of the
+	// directory current, email included.
+	waitFor(t, "user_change applied", func() bool {
+		m, ok := b.app.Directory.ByID(mustUser(t, fs, "eve.new@example.com"))
+		return ok && m.Deleted && m.Email == "eve.new@example.com"
+	})
 }
 
 func mustUser(t *testing.T, fs *fakeslack.Server, email string) string {

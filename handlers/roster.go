@@ -587,7 +587,7 @@ func (h *Roster) NotifyJob(ctx context.Context, j provisioning.Job) {
 
 // ---- App Home ----
 
-func (h *Roster) homeOpened(ctx context.Context, evt slackevents.EventsAPIInnerEvent) error {
+func (h *Roster) homeOpened(ctx context.Context, evt slackevents.EventsAPIInnerEvent, _ json.RawMessage) error {
 	e, ok := evt.Data.(*slackevents.AppHomeOpenedEvent)
 	if !ok || e.Tab != "home" {
 		return nil
@@ -697,25 +697,16 @@ func (h *Roster) adminHome(ctx context.Context, userID string) (slack.HomeTabVie
 // memberChanged applies team_join and user_change to Roster's copy of the
 // directory; a change to someone's admin flags changes what they may do at
 // once.
-func (h *Roster) memberChanged(ctx context.Context, evt slackevents.EventsAPIInnerEvent) error {
-	var raw any
-	switch e := evt.Data.(type) {
-	case *slackevents.TeamJoinEvent:
-		raw = e.User
-	case *slackevents.UserChangeEvent:
-		raw = e.User
-	default:
-		return nil
+func (h *Roster) memberChanged(ctx context.Context, evt slackevents.EventsAPIInnerEvent, raw json.RawMessage) error {
+	// Decoded from Slack's JSON, not slackevents' User, which has no
+	// email.
+	var e struct {
+		User slack.User `json:"user"`
 	}
-	// slackevents has its own User type; Slack's JSON is the same.
-	b, err := json.Marshal(raw)
-	if err != nil {
-		return err
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return fmt.Errorf("decode %s: %w", evt.Type, err)
 	}
-	var u slack.User
-	if err := json.Unmarshal(b, &u); err != nil {
-		return fmt.Errorf("decode %s user: %w", evt.Type, err)
-	}
+	u := e.User
 	if u.ID == "" {
 		return nil
 	}

@@ -31,8 +31,9 @@ type ActionHandler func(ctx context.Context, cb slack.InteractionCallback, act *
 type ViewHandler func(ctx context.Context, cb slack.InteractionCallback) (resp *slack.ViewSubmissionResponse, followUp func(context.Context) error)
 
 // EventHandler handles an Events API event (the inner event) after the
-// envelope was acknowledged.
-type EventHandler func(ctx context.Context, evt slackevents.EventsAPIInnerEvent) error
+// envelope was acknowledged. raw is the inner event's JSON as Slack sent
+// it: slackevents' types drop fields Roster needs (a user's email).
+type EventHandler func(ctx context.Context, evt slackevents.EventsAPIInnerEvent, raw json.RawMessage) error
 
 // acker is the part of *socketmode.Client the Router uses.
 type acker interface {
@@ -172,7 +173,8 @@ func (r *Router) Dispatch(ctx context.Context, a acker, evt socketmode.Event) {
 			return
 		}
 		log := r.log.With("event", ev.InnerEvent.Type, "team", ev.TeamID)
-		r.spawn(ctx, log, func(ctx context.Context) error { return h(ctx, ev.InnerEvent) })
+		raw := innerEvent(evt.Request)
+		r.spawn(ctx, log, func(ctx context.Context) error { return h(ctx, ev.InnerEvent, raw) })
 
 	case socketmode.EventTypeErrorBadMessage:
 		// slack-go could not parse the envelope (an unknown event type, a
@@ -299,6 +301,20 @@ func (r *Router) spawn(ctx context.Context, log *slog.Logger, fn func(context.Co
 			log.ErrorContext(ctx, "handler failed", "err", err)
 		}
 	}()
+}
+
+// innerEvent returns the "event" object of an events_api envelope.
+func innerEvent(req *socketmode.Request) json.RawMessage {
+	if req == nil {
+		return nil
+	}
+	var p struct {
+		Event json.RawMessage `json:"event"`
+	}
+	if json.Unmarshal(req.Payload, &p) != nil {
+		return nil
+	}
+	return p.Event
 }
 
 func eventID(req *socketmode.Request) string {

@@ -179,7 +179,7 @@ func TestRedeliveredEventRunsOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var logs bytes.Buffer
 		r, a, rec := newTestRouter(&logs)
-		r.Event("app_home_opened", func(ctx context.Context, _ slackevents.EventsAPIInnerEvent) error {
+		r.Event("app_home_opened", func(ctx context.Context, _ slackevents.EventsAPIInnerEvent, _ json.RawMessage) error {
 			rec.add("home")
 			return nil
 		})
