@@ -29,6 +29,11 @@ Usage:
                           from FILE are deleted) unless --partial; --dry-run
                           prints what would change; exits 3 when the
                           deactivations wait for an admin's confirmation
+  roster playground [--addr HOST:PORT] [--db FILE]
+                          try Roster with no Slack workspace: runs the bot
+                          against a built-in Slack stand-in with a demo
+                          workspace and prints the URL of a page on
+                          127.0.0.1 where you act as any of its users
   roster version          print the version
   roster help             print this help
 
@@ -74,6 +79,10 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 		return 0
 	case "audit":
 		return auditMain(args, getenv, stdout, stderr) // app/audit.go
+	case "playground":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return PlaygroundMain(ctx, args, stdout, stderr) // app/playground_cmd.go
 	default:
 		fmt.Fprintf(stderr, "roster: unknown command %q\n\n", cmd)
 		printHelp(stderr)
