@@ -111,7 +111,20 @@ func StatusMessage(v StatusView) []slack.Block {
 	}
 
 	head := "*Assignments*: not entitled"
-	if v.Status.Entitled {
+	switch e := v.Status.Entitlement; {
+	case e.Disabled:
+		head = "*Assignments*: not entitled: the directory account is disabled"
+	case v.Status.Entitled && len(e.Reasons) > 0:
+		var why []string
+		for i, r := range e.Reasons {
+			if i == statusAssignments {
+				why = append(why, "…")
+				break
+			}
+			why = append(why, line(r, refBudget))
+		}
+		head = "*Assignments*: entitled to be an active member (" + strings.Join(why, "; ") + ")"
+	case v.Status.Entitled:
 		head = "*Assignments*: entitled to be an active member"
 	}
 	var lines []string

@@ -367,6 +367,18 @@ func (h *Roster) status(ctx context.Context, userID string, t Target, reply func
 		return h.fail(ctx, err, reply)
 	}
 	v := blocks.StatusView{Email: email, Status: st, DryRun: h.svc.DryRun(), Now: h.now()}
+	err = h.store.View(ctx, func(tx provisioning.ReadTx) error {
+		pending, err := tx.RequestsInState(provisioning.StatusPending, 1<<20)
+		for _, r := range pending {
+			if r.Email == email {
+				v.Requests = append(v.Requests, r)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return h.fail(ctx, err, reply)
+	}
 	if m, ok := h.dir.ByEmail(email); ok {
 		v.Member = &m
 	}
