@@ -340,6 +340,9 @@ type ReadTx interface {
 	Audit(since time.Time, fn func(AuditEvent) error) error
 	// RecentAudit returns the newest limit audit events, newest first.
 	RecentAudit(limit int) ([]AuditEvent, error)
+	// Setting returns a small value Roster keeps about itself (the last
+	// reconcile, whether it ran before); ok is false when it is unset.
+	Setting(key string) (value []byte, ok bool, err error)
 	// ForEachMember calls fn for every stored workspace member, in ID order.
 	ForEachMember(fn func(Member) error) error
 	// RequestsInState returns up to limit requests in state, newest first.
@@ -393,6 +396,8 @@ type Tx interface {
 	PutRequest(r Request) error
 	// AppendAudit stores ev with a new time-ordered ID and returns it.
 	AppendAudit(ev AuditEvent) (AuditEvent, error)
+	// PutSetting stores a value for Setting.
+	PutSetting(key string, value []byte) error
 	// PutMembers stores workspace members (Roster's copy of the directory),
 	// replacing those with the same IDs.
 	PutMembers(ms []Member) error

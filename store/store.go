@@ -1512,3 +1512,26 @@ func grantKey(kind provisioning.GrantKind, target string) ([]byte, error) {
 	}
 	return []byte(string(kind) + ":" + strings.ToLower(target)), nil
 }
+
+// settingPrefix keeps settings apart from the meta bucket's own keys.
+const settingPrefix = "setting/"
+
+// Setting returns a value stored with PutSetting, copied out of the mmap.
+func (t readTx) Setting(key string) ([]byte, bool, error) {
+	v := t.tx.Bucket(bucketMeta).Get([]byte(settingPrefix + key))
+	if v == nil {
+		return nil, false, nil
+	}
+	return bytes.Clone(v), true, nil
+}
+
+// PutSetting stores value under key.
+func (t *writeTx) PutSetting(key string, value []byte) error {
+	if key == "" {
+		return fmt.Errorf("store: put setting: empty key: %w", provisioning.ErrInvalid)
+	}
+	if err := t.tx.Bucket(bucketMeta).Put([]byte(settingPrefix+key), value); err != nil {
+		return fmt.Errorf("store: put setting %s: %w", key, err)
+	}
+	return nil
+}

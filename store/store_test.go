@@ -1422,3 +1422,32 @@ func TestAppendOnlyBucketsArePacked(t *testing.T) {
 		return nil
 	})
 }
+
+func TestSettings(t *testing.T) {
+	db := openTest(t)
+	ctx := t.Context()
+	if err := db.View(ctx, func(tx provisioning.ReadTx) error {
+		if _, ok, err := tx.Setting("reconcile.last"); ok || err != nil {
+			t.Errorf("Setting(unset) = ok %v, %v; want not ok", ok, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, func(tx provisioning.Tx) error { return tx.PutSetting("reconcile.last", []byte(`{"n":1}`)) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, func(tx provisioning.Tx) error { return tx.PutSetting("", nil) }); !errors.Is(err, provisioning.ErrInvalid) {
+		t.Errorf("PutSetting(\"\") = %v, want ErrInvalid", err)
+	}
+	err := db.View(ctx, func(tx provisioning.ReadTx) error {
+		v, ok, err := tx.Setting("reconcile.last")
+		if string(v) != `{"n":1}` || !ok || err != nil {
+			t.Errorf("Setting() = %q, %v, %v; want the stored value", v, ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
