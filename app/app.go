@@ -167,7 +167,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 	sm := socketmode.New(api, smOpts...)
 
 	ctl, err := listenControl(cfg.DB, db, log,
-		route{"POST /directory/import", importHandler(svc)})
+		route{"POST /directory/import", importHandler(svc)},
+		route{"POST /reconcile", reconcileHandler(svc, sc)})
 	if err != nil {
 		return err
 	}
@@ -184,6 +185,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 	}
 	if _, err := jobs.AddFunc(fmt.Sprintf("@every %s", cfg.ExpiryCheck), sweep); err != nil {
 		return fmt.Errorf("schedule expiry check: %w", err)
+	}
+	if _, err := jobs.AddFunc(cfg.ReconcileSchedule, func() {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+		defer cancel()
+		if res := runReconcile(ctx, svc, sc, cfg.DryRun, provisioning.System); res.Error != "" {
+			log.WarnContext(ctx, "reconcile", "err", res.Error)
+		}
+	}); err != nil {
+		return fmt.Errorf("schedule reconcile %q: %w", cfg.ReconcileSchedule, err)
 	}
 	// users.list is Tier 2: a full sync of a big workspace takes minutes,
 	// so it runs at start and every few hours; events keep it current.

@@ -23,6 +23,11 @@ Usage:
                           print the audit log, oldest first: all of it, or
                           the last DURATION (7d, 12h); text, CSV or JSON Lines
                           (works whether or not the bot is running)
+  roster reconcile [--dry-run]
+                          compare who is entitled with Slack's accounts and
+                          queue the jobs that repair the drift (--dry-run:
+                          print the plan only); exits 3 when deactivations
+                          wait for an admin's confirmation
   roster directory import FILE [--partial] [--dry-run]
                           load the organization's directory from a CSV or
                           JSON file: a full sync (people and groups missing
@@ -61,6 +66,8 @@ func Main(args []string, getenv func(string) string, stdout, stderr io.Writer) i
 	case "help", "--help", "-h":
 		printHelp(stdout)
 		return 0
+	case "reconcile":
+		return reconcileCommand(args, getenv, stdout, stderr)
 	case "directory":
 		return directoryCommand(args, getenv, stdout, stderr)
 	case "backup":

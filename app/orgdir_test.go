@@ -189,3 +189,46 @@ func between(s, anchor, after, until string) string {
 	v, _, _ := strings.Cut(rest, until)
 	return strings.ReplaceAll(v, `\u0026`, "&")
 }
+
+// roster reconcile through the running bot: a dry run plans, the first run
+// adopts, drift beyond ROSTER_MAX_DEACTIVATIONS is held (exit 3), and App
+// Home shows the last result.
+func TestReconcileCommand(t *testing.T) {
+	fs := newFake(t)
+	e := env(fs, t.TempDir(), map[string]string{"ROSTER_MAX_DEACTIVATIONS": "1"})
+	b := startBot(t, fs, e)
+	waitFor(t, "directory sync", func() bool { _, ok := b.app.Directory.ByEmail(fakeslack.DemoMemberEmail); return ok })
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := app.Main(append([]string{"reconcile"}, args...), getenv(e), &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	if code, out, errOut := run("--dry-run"); code != 0 || !strings.Contains(out, "dry run") || !strings.Contains(out, "first reconcile") {
+		t.Fatalf("reconcile --dry-run = %d, %q, %q", code, out, errOut)
+	}
+	if code, out, errOut := run(); code != 0 || !strings.Contains(out, "adopt: ") {
+		t.Fatalf("reconcile = %d, %q, %q", code, out, errOut)
+	}
+	if st, _ := b.app.Service.Status(t.Context(), fakeslack.DemoMemberEmail); !st.Entitled {
+		t.Fatalf("member not adopted")
+	}
+	// Two members Roster deactivated come back outside Roster.
+	for _, id := range []string{fakeslack.DemoMemberID, fakeslack.DemoGuestID} {
+		u, _ := fs.User(id)
+		command(t, fs, fakeslack.DemoAdminID, "revoke "+u.Email)
+		waitFor(t, "revoke of "+u.Email, func() bool { u, _ := fs.User(id); return u.Deleted })
+		u.Deleted = false
+		fs.PutUser(u)
+	}
+	code, out, errOut := run()
+	if code != 3 || !strings.Contains(errOut, "held") || !strings.Contains(out, "deactivate: 2") {
+		t.Fatalf("reconcile with drift = %d, %q, %q; want exit 3 with 2 held", code, out, errOut)
+	}
+	home := openHome(t, fs, fakeslack.DemoAdminID)
+	if !strings.Contains(home, "Last reconcile") || !strings.Contains(home, blocks.ActionHeldConfirm) {
+		t.Errorf("admin Home lacks the last reconcile or the held change")
+	}
+	if code, _, errOut := run("--force"); code != 2 {
+		t.Errorf("reconcile --force = %d (%q), want 2", code, errOut)
+	}
+}

@@ -38,7 +38,7 @@ const (
 
 // homeFixedBlocks is the most blocks the Admin Home uses besides its rows
 // (one block each); see AdminHomeView for the count.
-const homeFixedBlocks = 5 + heldBlocks + 3 + 1 + (3 + homePending) + (3 + homeFailedJobs) + (2 + homeAudit)
+const homeFixedBlocks = 6 + heldBlocks + 3 + 1 + (3 + homePending) + (3 + homeFailedJobs) + (2 + homeAudit)
 
 // Compile-time check: a full page fits in a Home tab.
 var _ [maxViewBlocks - homeFixedBlocks - HomePageSize]struct{}
@@ -67,9 +67,11 @@ type AdminHome struct {
 	Notices []string
 	// Held are pending held deactivations, newest first; the first 3
 	// are shown, each with Confirm and Discard.
-	Held   []provisioning.HeldChange
-	DryRun bool
-	Now    time.Time
+	Held []provisioning.HeldChange
+	// Reconcile is the last reconcile's result, if one ran.
+	Reconcile *provisioning.ReconcileResult
+	DryRun    bool
+	Now       time.Time
 }
 
 // AdminHomeView renders an admin's Home tab, in this order (block counts
@@ -96,6 +98,9 @@ func AdminHomeView(h AdminHome) slack.HomeTabViewRequest {
 			button(ActionOpenRequest, "", "Request")),
 		slack.NewDividerBlock(),
 	)
+	if h.Reconcile != nil {
+		bs = append(bs, note(reconcileLine(*h.Reconcile, h.Now)))
+	}
 	if held := HeldSection(h.Held, h.Now); len(held) > 0 {
 		bs = append(bs, held[1:]...) // the buttons' divider stands before
 		bs = append(bs, slack.NewDividerBlock())
@@ -460,6 +465,26 @@ func requestLine(r provisioning.Request, now time.Time) string {
 	s := fmt.Sprintf("*%s* %s · requested %s\n%s", email(r.Email), forDuration(r.Duration), ago(r.CreatedAt, now), requestState(r))
 	if strings.TrimSpace(r.Reason) != "" {
 		s += "\n_Your reason:_ " + line(r.Reason, shortReasonBudget)
+	}
+	return s
+}
+
+// reconcileLine summarizes the last reconcile in one line.
+func reconcileLine(r provisioning.ReconcileResult, now time.Time) string {
+	kind := "Last reconcile"
+	if r.DryRun {
+		kind = "Last reconcile plan (dry run)"
+	}
+	s := fmt.Sprintf(":arrows_counterclockwise: %s %s: %s Slack accounts, %s entitled · invite %d · reactivate %d · deactivate %d",
+		kind, ago(r.At, now), count(r.Accounts), count(r.Entitled), len(r.Invite), len(r.Activate), len(r.Deactivate))
+	if len(r.Adopt) > 0 {
+		s += fmt.Sprintf(" · adopted %d", len(r.Adopt))
+	}
+	if len(r.Unmanaged) > 0 {
+		s += fmt.Sprintf(" · %d unmanaged members left alone", len(r.Unmanaged))
+	}
+	if r.Held != nil {
+		s += fmt.Sprintf(" · %d deactivations held below", len(r.Held.Emails))
 	}
 	return s
 }

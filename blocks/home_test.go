@@ -60,7 +60,8 @@ func typicalAudit() []provisioning.AuditEvent {
 // requests, failed jobs, audit events and notices than are shown, the
 // longest reasons and errors, the longest query, and both pager buttons.
 func fullAdminHome() blocks.AdminHome {
-	h := blocks.AdminHome{Query: longQuery, Page: 1249, Pages: 2500, Total: 50000, DryRun: true, Now: now}
+	h := blocks.AdminHome{Query: longQuery, Page: 1249, Pages: 2500, Total: 50000, DryRun: true, Now: now,
+		Reconcile: &provisioning.ReconcileResult{At: now, DryRun: true, Accounts: 50000, Entitled: 49000, Adopt: make([]string, 40000), Unmanaged: make([]string, 12), Held: &provisioning.HeldChange{Emails: make([]string, 9000)}}}
 	for i := range blocks.HomePageSize {
 		m := member(fmt.Sprintf("U%07d", i), longName, longEmail)
 		m.Deleted = i%2 == 1
@@ -118,6 +119,9 @@ func adminHomeCases() []tcase {
 		{"dry_run_with_notices", blocks.AdminHomeView(blocks.AdminHome{Pages: 1, Total: 5, Rows: rows, DryRun: true, Now: now,
 			Notices: []string{"Roster cannot post in <#C0APPROVALS>: invite it to the channel.", "SCIM token rejected (invalid_authentication): jobs wait until it is replaced."}})},
 		{"full_page", blocks.AdminHomeView(fullAdminHome())},
+		{"last_reconcile", blocks.AdminHomeView(blocks.AdminHome{Pages: 1, Total: 5, Rows: rows, Now: now, Reconcile: &provisioning.ReconcileResult{
+			At: now.Add(-10 * time.Minute), Accounts: 520, Active: 500, Entitled: 480, Invite: []string{"a@example.com"},
+			Deactivate: []string{"b@example.com", "c@example.com"}, Unmanaged: []string{"d@example.com"}}})},
 		{"held_deactivations", blocks.AdminHomeView(blocks.AdminHome{Pages: 1, Total: 5, Rows: rows, Now: now, Held: []provisioning.HeldChange{
 			{ID: "held-000002", Cause: "import roster.csv", By: "import", Emails: []string{"a@example.com", "b@example.com", "c@example.com"}, State: provisioning.HeldPending, CreatedAt: now.Add(-time.Minute), ActiveCount: 20},
 			{ID: "held-000001", Cause: "group deleted: Contractors", By: "U0ADMIN", Emails: []string{"d@example.com", "e@example.com"}, State: provisioning.HeldPending, CreatedAt: now.Add(-time.Hour), ActiveCount: 20},

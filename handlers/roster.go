@@ -37,6 +37,7 @@ type Service interface {
 	DryRun() bool
 	Approvals
 	OrgDirectory
+	LastReconcile(ctx context.Context) (provisioning.ReconcileResult, bool, error)
 }
 
 // Directory is Roster's copy of the workspace's members.
@@ -673,6 +674,11 @@ func (h *Roster) adminHome(ctx context.Context, userID string) (slack.HomeTabVie
 	st.page = min(max(st.page, 0), pages-1)
 	ms, total := h.dir.Search(st.query, st.page*blocks.HomePageSize, blocks.HomePageSize)
 	home := blocks.AdminHome{Query: st.query, Page: st.page, Pages: pages, Total: total, DryRun: h.svc.DryRun(), Now: h.now(), Notices: h.noticeList()}
+	if last, ok, err := h.svc.LastReconcile(ctx); err != nil {
+		return slack.HomeTabViewRequest{}, fmt.Errorf("home for %s: %w", userID, err)
+	} else if ok {
+		home.Reconcile = &last
+	}
 	err := h.store.View(ctx, func(tx provisioning.ReadTx) error {
 		for _, m := range ms {
 			row := blocks.MemberRow{Member: m}
