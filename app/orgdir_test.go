@@ -232,3 +232,44 @@ func TestReconcileCommand(t *testing.T) {
 		t.Errorf("reconcile --force = %d (%q), want 2", code, errOut)
 	}
 }
+
+// The Assign modal takes ou:/PATH (or group:NAME) in its Email field: the
+// preview arrives by DM, and its button runs the grant.
+func TestAssignModalToOrgUnit(t *testing.T) {
+	fs := newFake(t)
+	dir := t.TempDir()
+	e := env(fs, dir, nil)
+	file := writeFile(t, dir, "ops.json", `[{"email": "ops1@example.com", "org_unit": "/Ops/Night"}, {"email": "ops2@example.com", "org_unit": "/Ops"}, {"email": "dev@example.com", "org_unit": "/Dev"}]`)
+	if code, out, errOut := importCmd(t, e, file); code != 0 {
+		t.Fatalf("import = %d, %q, %q", code, out, errOut)
+	}
+	b := startBot(t, fs, e)
+	waitFor(t, "directory sync", func() bool { _, ok := b.app.Directory.ByEmail(fakeslack.DemoMemberEmail); return ok })
+
+	p := submit(t, fs, fakeslack.DemoAdminID, blocks.CallbackAssign, merge(field(blocks.BlockEmail, blocks.ActionEmail, "ou:Ops"), field(blocks.BlockDuration, blocks.ActionDuration, "")))
+	if p["response_action"] != "errors" {
+		t.Fatalf("ou: without a leading / = %v, want a field error", p)
+	}
+	p = submit(t, fs, fakeslack.DemoAdminID, blocks.CallbackAssign, merge(field(blocks.BlockEmail, blocks.ActionEmail, "ou:/Ops"), field(blocks.BlockDuration, blocks.ActionDuration, "")))
+	if p["response_action"] == "errors" {
+		t.Fatalf("ou:/Ops = %v", p)
+	}
+	var preview fakeslack.Message
+	waitFor(t, "preview DM", func() bool {
+		for _, m := range fs.Messages(fakeslack.DMChannel(fakeslack.DemoAdminID)) {
+			if strings.Contains(string(m.Blocks), blocks.ActionGrantConfirm) {
+				preview = m
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(string(preview.Blocks), "2 people") || strings.Contains(string(preview.Blocks), "dev@example.com") {
+		t.Fatalf("preview = %s, want the 2 people in /Ops and its sub-units", preview.Blocks)
+	}
+	click(t, fs, fakeslack.DemoAdminID, blocks.ActionGrantConfirm, between(string(preview.Blocks), `"action_id":"`+blocks.ActionGrantConfirm+`"`, `"value":"`, `"`))
+	waitFor(t, "2 invites", func() bool { return countWrites(fs, http.MethodPost) == 2 })
+	if _, ok := fs.UserByEmail("dev@example.com"); ok {
+		t.Errorf("dev@example.com invited though /Dev has no access")
+	}
+}

@@ -33,7 +33,7 @@ func AssignModal(in ModalInput, dryRun bool) slack.ModalViewRequest {
 	bs := modalTop(in, dryRun,
 		"Assigning access invites the person to this workspace, or reactivates their deactivated account.")
 	bs = append(bs,
-		emailInput(in.Email, false, "Their work email address."),
+		emailInput(in.Email, false, "Their work email address, or group:NAME or ou:/PATH for everyone in a directory group or org unit (you see how many people first)."),
 		durationInput(in.Duration),
 		reasonInput(in.Reason, "Why they need access", "Kept in the audit log."),
 	)

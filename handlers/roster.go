@@ -504,12 +504,45 @@ func (h *Roster) validateModal(in blocks.ModalInput, needEmail, withDuration boo
 
 func (h *Roster) assignSubmit(ctx context.Context, cb slack.InteractionCallback) (*slack.ViewSubmissionResponse, func(context.Context) error) {
 	in := blocks.ReadModal(cb.View.State)
+	if t := strings.ToLower(strings.TrimSpace(in.Email)); strings.HasPrefix(t, "group:") || strings.HasPrefix(t, "ou:") {
+		return h.assignDirectorySubmit(cb, in)
+	}
 	email, d, errs := h.validateModal(in, true, true)
 	if len(errs) > 0 {
 		return slack.NewErrorsViewSubmissionResponse(errs), nil
 	}
 	return nil, h.asAdmin(cb.User.ID, "assign", email, func(ctx context.Context, tell func(...slack.Block) error) error {
 		return h.assign(ctx, cb.User.ID, Command{Verb: VerbAssign, Target: Target{Email: email}, Duration: d, Reason: in.Reason}, tell)
+	})
+}
+
+// assignDirectorySubmit handles group:NAME or ou:/PATH typed in the Assign
+// modal's Email field: the preview goes to the admin by DM, with the
+// button that runs it.
+func (h *Roster) assignDirectorySubmit(cb slack.InteractionCallback, in blocks.ModalInput) (*slack.ViewSubmissionResponse, func(context.Context) error) {
+	errs := map[string]string{}
+	if strings.TrimSpace(in.Duration) != "" {
+		errs[blocks.BlockDuration] = "Access through a group or org unit lasts while the directory says so; leave Duration empty."
+	}
+	c, err := ParseCommand("assign " + strings.TrimSpace(in.Email))
+	if err != nil || (c.Target.Group == "" && c.Target.OrgUnit == "") || c.Reason != "" {
+		problem := "Write group:NAME (quotes for spaces) or ou:/PATH, e.g. ou:/Engineering/Platform."
+		var ue *UsageError
+		if errors.As(err, &ue) {
+			problem = capitalize(ue.Problem) + "."
+		}
+		errs[blocks.BlockEmail] = problem
+	}
+	if n := len([]rune(in.Reason)); n > 2000 {
+		errs[blocks.BlockReason] = fmt.Sprintf("Keep the reason under 2,000 characters (it has %d).", n)
+	}
+	if len(errs) > 0 {
+		return slack.NewErrorsViewSubmissionResponse(errs), nil
+	}
+	c.Reason = strings.TrimSpace(in.Reason)
+	target := c.Target.Group + c.Target.OrgUnit
+	return nil, h.asAdmin(cb.User.ID, "assign", target, func(ctx context.Context, tell func(...slack.Block) error) error {
+		return h.assignDirectory(ctx, c, tell)
 	})
 }
 
