@@ -8,6 +8,8 @@ import (
 	"log/slog"
 
 	"github.com/roster-app/roster/app/playground"
+	"github.com/roster-app/roster/fakeslack"
+	"github.com/roster-app/roster/provisioning"
 )
 
 // PlaygroundMain runs `roster playground [--addr HOST:PORT] [--db FILE]`
@@ -51,6 +53,37 @@ func runPlaygroundBot(ctx context.Context, env map[string]string, log *slog.Logg
 		return err
 	}
 	return Run(ctx, cfg, log, Hooks{Ready: func(a *App) {
+		// The demo organization's directory, with no access assigned yet:
+		// try `/roster assign group:Contractors` or `ou:/Engineering`.
+		if _, err := a.Service.ApplyDirectory(ctx, playgroundDirectory()); err != nil {
+			log.Warn("seed the demo directory", "err", err)
+		}
 		ready(playground.Running{DirectoryLen: a.Directory.Len})
 	}})
+}
+
+// playgroundDirectory is the demo organization: people of the demo
+// workspace and a few not in Slack yet, in org units and groups.
+func playgroundDirectory() provisioning.DirectoryChange {
+	p := func(email, name, ou string) provisioning.Person {
+		return provisioning.Person{Email: email, Name: name, OrgUnit: ou, Status: provisioning.PersonEnabled}
+	}
+	return provisioning.DirectoryChange{
+		By: "playground", Cause: "demo directory",
+		Upsert: []provisioning.Person{
+			p(fakeslack.DemoMemberEmail, "Mia Member", "/Engineering/Platform"),
+			p("noah.baker@example.com", "Noah Baker", "/Engineering/Platform"),
+			p("emma.clark@example.com", "Emma Clark", "/Engineering/Apps"),
+			p("liam.davis@example.com", "Liam Davis", "/Sales"),
+			p("ava.evans@example.com", "Ava Evans", "/Sales"),
+			p(fakeslack.DemoDeactivatedEmail, "Dora Gone", "/Engineering/Apps"),
+			p("nina.new@example.com", "Nina New", "/Engineering/Platform"),
+			p("carl.contractor@example.com", "Carl Contractor", "/Contractors"),
+			p("cleo.contractor@example.com", "Cleo Contractor", "/Contractors"),
+		},
+		UpsertGroups: []provisioning.GroupInput{
+			{Name: "Contractors", MemberEmails: []string{"carl.contractor@example.com", "cleo.contractor@example.com"}},
+			{Name: "On-call", MemberEmails: []string{fakeslack.DemoMemberEmail, "noah.baker@example.com", "nina.new@example.com"}},
+		},
+	}
 }
