@@ -22,6 +22,7 @@ import (
 	"github.com/roster-app/roster/handlers"
 	"github.com/roster-app/roster/provisioning"
 	"github.com/roster-app/roster/provisioning/scim"
+	"github.com/roster-app/roster/provisioning/scimserver"
 	"github.com/roster-app/roster/store"
 )
 
@@ -56,7 +57,11 @@ type App struct {
 
 	connected atomic.Bool
 	httpAddr  string
+	scimAddr  string
 }
+
+// SCIMAddr is the address Roster's SCIM endpoint listens on, or "".
+func (a *App) SCIMAddr() string { return a.scimAddr }
 
 // HTTPAddr is the address /healthz and /metrics are served on, or "".
 func (a *App) HTTPAddr() string { return a.httpAddr }
@@ -224,6 +229,30 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 		log.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
 	}
 
+	// Roster's own SCIM endpoint, where an identity provider pushes the
+	// organization's directory.
+	var scimSrv *http.Server
+	if cfg.SCIMAddr != "" {
+		ln, err := net.Listen("tcp", cfg.SCIMAddr)
+		if err != nil {
+			ctl.Close()
+			return fmt.Errorf("ROSTER_SCIM_ADDR %s: %w", cfg.SCIMAddr, err)
+		}
+		scimSrv = &http.Server{
+			Handler: scimserver.New(svc, db, scimserver.Options{
+				Token: cfg.SCIMToken.Reveal(), OrgUnitAttribute: cfg.SCIMOrgUnit, Log: log.With("component", "scim-server"),
+			}),
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute,
+		}
+		a.scimAddr = ln.Addr().String()
+		go func() {
+			if err := scimSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("SCIM endpoint", "err", err)
+			}
+		}()
+		log.Info("serving the SCIM endpoint for the identity provider", "url", "http://"+a.scimAddr+"/scim/v2/")
+	}
+
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	g, gctx := errgroup.WithContext(runCtx)
@@ -271,10 +300,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, hooks Hooks) error {
 	if ctx.Err() != nil && errors.Is(runErr, context.Canceled) {
 		runErr = nil // asked to stop
 	}
-	if srv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_ = srv.Shutdown(sctx)
-		cancel()
+	for _, s := range []*http.Server{srv, scimSrv} {
+		if s != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = s.Shutdown(sctx)
+			cancel()
+		}
 	}
 	ctl.Close()
 	log.Info("roster stopped")

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"github.com/roster-app/roster/provisioning/scimserver"
+
 	"errors"
 	"fmt"
 	"log/slog"
@@ -127,6 +129,9 @@ type Config struct {
 
 	SCIMAddr  string // ROSTER_SCIM_ADDR, host:port; empty: off
 	SCIMToken Secret // ROSTER_SCIM_TOKEN, set exactly when SCIMAddr is
+	// SCIMOrgUnit is ROSTER_SCIM_ORG_UNIT_ATTRIBUTE: the SCIM user
+	// attribute a person's org unit is read from.
+	SCIMOrgUnit string
 
 	ReconcileSchedule string    // ROSTER_RECONCILE_SCHEDULE, valid for cron.ParseStandard
 	MaxDeactivations  Threshold // ROSTER_MAX_DEACTIVATIONS
@@ -173,6 +178,7 @@ var Variables = []Variable{
 	{"ROSTER_HTTP_ADDR", "", "host:port for /healthz and /metrics; empty: off"},
 	{"ROSTER_SCIM_ADDR", "", "host:port of Roster's own SCIM 2.0 endpoint for an IdP; empty: off"},
 	{"ROSTER_SCIM_TOKEN", "", "bearer token the IdP sends to that endpoint (32 characters or more); set with ROSTER_SCIM_ADDR"},
+	{"ROSTER_SCIM_ORG_UNIT_ATTRIBUTE", scimserver.DefaultOrgUnitAttribute, "the SCIM user attribute that holds a person's org unit"},
 	{"ROSTER_RECONCILE_SCHEDULE", "@hourly", "cron schedule of the reconcile job (5 fields, or @hourly, @daily, @every 30m…)"},
 	{"ROSTER_MAX_DEACTIVATIONS", "10%", "one change deactivating more people than this count (25) or share of active members (10%, at least 1) waits for an admin"},
 	{"ROSTER_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -251,6 +257,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	c.HTTPAddr = l.addr("ROSTER_HTTP_ADDR", ":8080")
 	c.SCIMAddr = l.addr("ROSTER_SCIM_ADDR", ":8081")
 	c.SCIMToken = l.scimToken("ROSTER_SCIM_TOKEN")
+	c.SCIMOrgUnit = l.orgUnitAttribute("ROSTER_SCIM_ORG_UNIT_ATTRIBUTE")
 	c.ReconcileSchedule = l.schedule("ROSTER_RECONCILE_SCHEDULE")
 	c.MaxDeactivations = l.threshold("ROSTER_MAX_DEACTIVATIONS")
 	c.LogLevel = l.logLevel("ROSTER_LOG_LEVEL")
@@ -286,31 +293,32 @@ func (c Config) Redacted() map[string]string {
 		return redactedText
 	}
 	return map[string]string{
-		"SLACK_APP_TOKEN":           secret(c.AppToken),
-		"SLACK_BOT_TOKEN":           secret(c.BotToken),
-		"SLACK_ADMIN_TOKEN":         secret(c.AdminToken),
-		"SLACK_API_URL":             c.APIURL,
-		"SLACK_SCIM_URL":            c.SCIMURL,
-		"ROSTER_DB":                 c.DB,
-		"ROSTER_ADMINS":             strings.Join(c.Admins, ","),
-		"ROSTER_APPROVERS":          strings.Join(c.Approvers, ","),
-		"ROSTER_APPROVALS_CHANNEL":  c.ApprovalsChannel,
-		"ROSTER_REQUIRED_APPROVALS": strconv.Itoa(c.RequiredApprovals),
-		"ROSTER_MAX_DURATION":       durationText(c.MaxDuration),
-		"ROSTER_REQUEST_TTL":        durationText(c.RequestTTL),
-		"ROSTER_EXPIRY_CHECK":       durationText(c.ExpiryCheck),
-		"ROSTER_DRY_RUN":            strconv.FormatBool(c.DryRun),
-		"ROSTER_HTTP_ADDR":          c.HTTPAddr,
-		"ROSTER_SCIM_ADDR":          c.SCIMAddr,
-		"ROSTER_SCIM_TOKEN":         secret(c.SCIMToken),
-		"ROSTER_RECONCILE_SCHEDULE": c.ReconcileSchedule,
-		"ROSTER_MAX_DEACTIVATIONS":  c.MaxDeactivations.String(),
-		"ROSTER_LOG_LEVEL":          strings.ToLower(c.LogLevel.String()),
-		"ROSTER_LOG_FORMAT":         c.LogFormat,
-		"ROSTER_WORKERS":            strconv.Itoa(c.Workers),
-		"ROSTER_JOB_GIVE_UP":        durationText(c.JobGiveUp),
-		"ROSTER_SCIM_RATE_SHARE":    strconv.FormatFloat(c.SCIMRateShare*100, 'f', -1, 64) + "%",
-		"ROSTER_SHUTDOWN_TIMEOUT":   durationText(c.ShutdownTimeout),
+		"SLACK_APP_TOKEN":                secret(c.AppToken),
+		"SLACK_BOT_TOKEN":                secret(c.BotToken),
+		"SLACK_ADMIN_TOKEN":              secret(c.AdminToken),
+		"SLACK_API_URL":                  c.APIURL,
+		"SLACK_SCIM_URL":                 c.SCIMURL,
+		"ROSTER_DB":                      c.DB,
+		"ROSTER_ADMINS":                  strings.Join(c.Admins, ","),
+		"ROSTER_APPROVERS":               strings.Join(c.Approvers, ","),
+		"ROSTER_APPROVALS_CHANNEL":       c.ApprovalsChannel,
+		"ROSTER_REQUIRED_APPROVALS":      strconv.Itoa(c.RequiredApprovals),
+		"ROSTER_MAX_DURATION":            durationText(c.MaxDuration),
+		"ROSTER_REQUEST_TTL":             durationText(c.RequestTTL),
+		"ROSTER_EXPIRY_CHECK":            durationText(c.ExpiryCheck),
+		"ROSTER_DRY_RUN":                 strconv.FormatBool(c.DryRun),
+		"ROSTER_HTTP_ADDR":               c.HTTPAddr,
+		"ROSTER_SCIM_ADDR":               c.SCIMAddr,
+		"ROSTER_SCIM_TOKEN":              secret(c.SCIMToken),
+		"ROSTER_SCIM_ORG_UNIT_ATTRIBUTE": c.SCIMOrgUnit,
+		"ROSTER_RECONCILE_SCHEDULE":      c.ReconcileSchedule,
+		"ROSTER_MAX_DEACTIVATIONS":       c.MaxDeactivations.String(),
+		"ROSTER_LOG_LEVEL":               strings.ToLower(c.LogLevel.String()),
+		"ROSTER_LOG_FORMAT":              c.LogFormat,
+		"ROSTER_WORKERS":                 strconv.Itoa(c.Workers),
+		"ROSTER_JOB_GIVE_UP":             durationText(c.JobGiveUp),
+		"ROSTER_SCIM_RATE_SHARE":         strconv.FormatFloat(c.SCIMRateShare*100, 'f', -1, 64) + "%",
+		"ROSTER_SHUTDOWN_TIMEOUT":        durationText(c.ShutdownTimeout),
 	}
 }
 
@@ -827,4 +835,18 @@ func (l *configLoader) logFormat(name string) string {
 	}
 	l.fail(name, "%s is not a log format; use text or json", quoteValue(v))
 	return ""
+}
+
+// orgUnitAttribute checks ROSTER_SCIM_ORG_UNIT_ATTRIBUTE: an attribute of
+// the SCIM user (core or enterprise extension, with or without its URN).
+func (l *configLoader) orgUnitAttribute(name string) string {
+	v, ok := l.plain(name)
+	if !ok || v == "" {
+		return scimserver.DefaultOrgUnitAttribute
+	}
+	if err := scimserver.ValidateOrgUnitAttribute(v); err != nil {
+		l.fail(name, "%q is not a SCIM user attribute Roster can read an org unit from (%v); use e.g. %s", v, err, scimserver.DefaultOrgUnitAttribute)
+		return ""
+	}
+	return v
 }

@@ -63,6 +63,7 @@ func configDefaults() Config {
 		JobGiveUp:         24 * time.Hour,
 		SCIMRateShare:     1,
 		ShutdownTimeout:   8 * time.Second,
+		SCIMOrgUnit:       "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
 	}
 }
 
@@ -108,6 +109,9 @@ func TestLoadConfigValid(t *testing.T) {
 		{"http addr ipv6", map[string]string{"ROSTER_HTTP_ADDR": "[::1]:9090"}, func(c *Config) { c.HTTPAddr = "[::1]:9090" }},
 		{"http addr name", map[string]string{"ROSTER_HTTP_ADDR": "localhost:8080"}, func(c *Config) { c.HTTPAddr = "localhost:8080" }},
 		{"scim endpoint", map[string]string{"ROSTER_SCIM_ADDR": ":8081", "ROSTER_SCIM_TOKEN": cfgSCIMToken}, func(c *Config) { c.SCIMAddr, c.SCIMToken = ":8081", cfgSCIMToken }},
+		{"scim org unit attribute", map[string]string{"ROSTER_SCIM_ORG_UNIT_ATTRIBUTE": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division"}, func(c *Config) {
+			c.SCIMOrgUnit = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:division"
+		}},
 		{"scim token base64", map[string]string{"ROSTER_SCIM_ADDR": ":8081", "ROSTER_SCIM_TOKEN": "q+/Zq3Vw9Lk7Pt2Rm8Xn4Bc6Hj1Gf5Ds0A=="}, func(c *Config) { c.SCIMAddr, c.SCIMToken = ":8081", "q+/Zq3Vw9Lk7Pt2Rm8Xn4Bc6Hj1Gf5Ds0A==" }},
 		{"schedule daily", map[string]string{"ROSTER_RECONCILE_SCHEDULE": "@daily"}, func(c *Config) { c.ReconcileSchedule = "@daily" }},
 		{"schedule fields", map[string]string{"ROSTER_RECONCILE_SCHEDULE": "*/15 * * * *"}, func(c *Config) { c.ReconcileSchedule = "*/15 * * * *" }},
@@ -205,6 +209,8 @@ func TestLoadConfigInvalid(t *testing.T) {
 		{"http addr url", map[string]string{"ROSTER_HTTP_ADDR": "http://0.0.0.0:8080"}, "ROSTER_HTTP_ADDR", "is not a host:port address"},
 		{"http addr named port", map[string]string{"ROSTER_HTTP_ADDR": ":http"}, "ROSTER_HTTP_ADDR", "has no valid port"},
 		{"http addr big port", map[string]string{"ROSTER_HTTP_ADDR": ":70000"}, "ROSTER_HTTP_ADDR", "has no valid port; use a port number from 0 to 65535"},
+		{"scim org unit attribute unknown", map[string]string{"ROSTER_SCIM_ORG_UNIT_ATTRIBUTE": "emails"}, "ROSTER_SCIM_ORG_UNIT_ATTRIBUTE", "is not a SCIM user attribute"},
+		{"scim org unit attribute with a filter", map[string]string{"ROSTER_SCIM_ORG_UNIT_ATTRIBUTE": `emails[type eq "work"].value`}, "ROSTER_SCIM_ORG_UNIT_ATTRIBUTE", "is not a SCIM user attribute"},
 		{"scim addr without token", map[string]string{"ROSTER_SCIM_ADDR": ":8081"}, "ROSTER_SCIM_TOKEN", "missing while ROSTER_SCIM_ADDR is set"},
 		{"scim token without addr", map[string]string{"ROSTER_SCIM_TOKEN": cfgSCIMToken}, "ROSTER_SCIM_ADDR", "missing while ROSTER_SCIM_TOKEN is set"},
 		{"scim addr malformed", map[string]string{"ROSTER_SCIM_ADDR": "scim", "ROSTER_SCIM_TOKEN": cfgSCIMToken}, "ROSTER_SCIM_ADDR", "is not a host:port address; use e.g. :8081"},
@@ -314,7 +320,7 @@ func TestConfigProblemsAreSentences(t *testing.T) {
 		"ROSTER_ADMINS": "bob", "ROSTER_APPROVERS": "a,b", "ROSTER_APPROVALS_CHANNEL": "#x",
 		"ROSTER_REQUIRED_APPROVALS": "x", "ROSTER_MAX_DURATION": "1y", "ROSTER_REQUEST_TTL": "-1h",
 		"ROSTER_EXPIRY_CHECK": "1ms", "ROSTER_DRY_RUN": "perhaps", "ROSTER_HTTP_ADDR": "9000",
-		"ROSTER_SCIM_ADDR": "x", "ROSTER_SCIM_TOKEN": "short", "ROSTER_RECONCILE_SCHEDULE": "* *",
+		"ROSTER_SCIM_ADDR": "x", "ROSTER_SCIM_TOKEN": "short", "ROSTER_SCIM_ORG_UNIT_ATTRIBUTE": "active", "ROSTER_RECONCILE_SCHEDULE": "* *",
 		"ROSTER_MAX_DEACTIVATIONS": "0%", "ROSTER_LOG_LEVEL": "trace", "ROSTER_LOG_FORMAT": "xml",
 		"ROSTER_WORKERS": "100", "ROSTER_JOB_GIVE_UP": "1s", "ROSTER_SCIM_RATE_SHARE": "2",
 		"ROSTER_SHUTDOWN_TIMEOUT": "soon",
@@ -639,7 +645,7 @@ func TestConfigRedacted(t *testing.T) {
 		"SLACK_API_URL": "http://localhost:1/api/", "SLACK_SCIM_URL": "https://api.slack.com/scim/v2/", "ROSTER_DB": "roster.db",
 		"ROSTER_ADMINS": "U01AB,W02CD", "ROSTER_APPROVERS": "U03EF", "ROSTER_APPROVALS_CHANNEL": "C0123ABCD",
 		"ROSTER_REQUIRED_APPROVALS": "2", "ROSTER_MAX_DURATION": "1d12h", "ROSTER_REQUEST_TTL": "2w", "ROSTER_EXPIRY_CHECK": "1m30s",
-		"ROSTER_DRY_RUN": "true", "ROSTER_HTTP_ADDR": ":9090", "ROSTER_SCIM_ADDR": "127.0.0.1:8081", "ROSTER_SCIM_TOKEN": "[redacted]",
+		"ROSTER_DRY_RUN": "true", "ROSTER_HTTP_ADDR": ":9090", "ROSTER_SCIM_ADDR": "127.0.0.1:8081", "ROSTER_SCIM_TOKEN": "[redacted]", "ROSTER_SCIM_ORG_UNIT_ATTRIBUTE": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
 		"ROSTER_RECONCILE_SCHEDULE": "@daily", "ROSTER_MAX_DEACTIVATIONS": "2.5%", "ROSTER_LOG_LEVEL": "warn", "ROSTER_LOG_FORMAT": "json",
 		"ROSTER_WORKERS": "8", "ROSTER_JOB_GIVE_UP": "1d12h", "ROSTER_SCIM_RATE_SHARE": "12.5%", "ROSTER_SHUTDOWN_TIMEOUT": "5s",
 	}
