@@ -117,8 +117,17 @@ func (s *Service) Reconcile(ctx context.Context, lister AccountLister, dryRun bo
 			emails = append(emails, e)
 		}
 		slices.Sort(emails)
+		// entitle asks InGroup of every granted group in turn until one
+		// has the person: with 500 granted groups and 50,000 people that
+		// is millions of B+tree seeks. Read the memberships once instead.
+		var etx ReadTx = tx
+		if len(r.groups) > 0 {
+			if etx, err = newMemberIndex(tx); err != nil {
+				return err
+			}
+		}
 		for _, email := range emails {
-			ent, err := entitle(tx, r, email, now, false)
+			ent, err := entitle(etx, r, email, now, false)
 			if err != nil {
 				return err
 			}
@@ -252,4 +261,34 @@ func (s *Service) managed(tx ReadTx, email string) (bool, error) {
 	}
 	js, err := tx.JobsForEmail(email, 1)
 	return len(js) > 0, err
+}
+
+// memberIndex is tx with every group's members read once: its InGroup
+// answers from memory. It is only valid while nothing writes groups.
+type memberIndex struct {
+	ReadTx
+	of map[string][]string // person ID → the IDs of their groups
+	// The last person asked about and their groups: entitle asks about
+	// one person for each granted group in turn.
+	last   string
+	groups []string
+}
+
+func newMemberIndex(tx ReadTx) (*memberIndex, error) {
+	m := &memberIndex{ReadTx: tx, of: map[string][]string{}}
+	err := tx.ForEachGroup(func(g Group) error {
+		for _, id := range g.Members {
+			m.of[id] = append(m.of[id], g.ID)
+		}
+		return nil
+	})
+	return m, err
+}
+
+// InGroup implements ReadTx.
+func (m *memberIndex) InGroup(personID, groupID string) (bool, error) {
+	if personID != m.last {
+		m.last, m.groups = personID, m.of[personID]
+	}
+	return slices.Contains(m.groups, groupID), nil
 }
