@@ -713,9 +713,17 @@ func entitledAll(tx ReadTx, emails []string, now time.Time) ([]bool, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Many people against many granted groups: read the memberships once
+	// rather than seek once per person and group.
+	var etx ReadTx = tx
+	if len(emails)*len(r.groups) > 20000 {
+		if etx, err = newMemberIndex(tx); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]bool, len(emails))
 	for i, email := range emails {
-		e, err := entitle(tx, r, email, now, false)
+		e, err := entitle(etx, r, email, now, false)
 		if err != nil {
 			return nil, err
 		}
