@@ -130,6 +130,15 @@ func TestGroupAccessFollowsTheDirectory(t *testing.T) {
 	value := between(got, `"action_id":"`+blocks.ActionGrantConfirm+`"`, `"value":"`, `"`)
 	click(t, fs, fakeslack.DemoAdminID, blocks.ActionGrantConfirm, value)
 	waitFor(t, "5 invites", func() bool { return countWrites(fs, http.MethodPost) == 5 })
+	// App Home says why they have access.
+	waitFor(t, "crew1 in the directory copy", func() bool { _, ok := b.app.Directory.ByEmail("crew1@example.com"); return ok })
+	openHome(t, fs, fakeslack.DemoAdminID)
+	before := len(fs.Calls("views.publish"))
+	click(t, fs, fakeslack.DemoAdminID, blocks.ActionHomeSearch, "crew1")
+	waitFor(t, "search published", func() bool { return len(fs.Calls("views.publish")) > before })
+	if home := homeText(t, fs, fakeslack.DemoAdminID); !strings.Contains(home, "crew1@example.com") || !strings.Contains(home, "via group Contractors") {
+		t.Errorf("admin Home does not say crew1 has access via group Contractors")
+	}
 
 	// crew0 leaves the group: one person, not held.
 	file = writeFile(t, dir, "crew.csv", header+strings.Replace(strings.Join(rows, "\n"), "/Ops,Contractors", "/Ops,", 1)+"\n")

@@ -48,6 +48,10 @@ var _ [maxViewBlocks - homeFixedBlocks - HomePageSize]struct{}
 type MemberRow struct {
 	Member      provisioning.Member
 	Assignments []provisioning.Assignment
+	// Directory is the access the organization's directory gives them
+	// ("via group Contractors", "via /Engineering"), or
+	// provisioning.ReasonDisabled.
+	Directory []string
 }
 
 // AdminHome is what an admin's Home tab shows.
@@ -186,8 +190,15 @@ func memberRow(r MemberRow, i int, now time.Time) slack.Block {
 	m := r.Member
 	var b strings.Builder
 	fmt.Fprintf(&b, "*%s*\n%s · `%s` · %s", name(m), email(m.Email), m.Status(), m.Type())
-	if len(r.Assignments) == 0 {
+	if len(r.Assignments) == 0 && len(r.Directory) == 0 {
 		b.WriteString("\n_No Roster assignment_")
+	}
+	for j, reason := range r.Directory {
+		if j == homeRowAssignment {
+			fmt.Fprintf(&b, "\n• and %d more", len(r.Directory)-j)
+			break
+		}
+		b.WriteString("\n• " + line(reason, refBudget))
 	}
 	for j, a := range r.Assignments {
 		if j == homeRowAssignment {

@@ -119,6 +119,11 @@ func adminHomeCases() []tcase {
 		{"dry_run_with_notices", blocks.AdminHomeView(blocks.AdminHome{Pages: 1, Total: 5, Rows: rows, DryRun: true, Now: now,
 			Notices: []string{"Roster cannot post in <#C0APPROVALS>: invite it to the channel.", "SCIM token rejected (invalid_authentication): jobs wait until it is replaced."}})},
 		{"full_page", blocks.AdminHomeView(fullAdminHome())},
+		{"directory_access", blocks.AdminHomeView(blocks.AdminHome{Pages: 1, Total: 2, Now: now, Rows: []blocks.MemberRow{
+			{Member: member("U0ADA", "Ada Lovelace", "ada@example.com"), Directory: []string{"via group Contractors", "via /Engineering"}},
+			{Member: member("U0BOB", "Bob", "bob@example.com"), Directory: []string{provisioning.ReasonDisabled}},
+			{Member: member("U0EVL", "Eve", "eve@example.com"), Directory: []string{"via group " + evil}},
+		}})},
 		{"last_reconcile", blocks.AdminHomeView(blocks.AdminHome{Pages: 1, Total: 5, Rows: rows, Now: now, Reconcile: &provisioning.ReconcileResult{
 			At: now.Add(-10 * time.Minute), Accounts: 520, Active: 500, Entitled: 480, Invite: []string{"a@example.com"},
 			Deactivate: []string{"b@example.com", "c@example.com"}, Unmanaged: []string{"d@example.com"}}})},

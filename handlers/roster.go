@@ -38,6 +38,7 @@ type Service interface {
 	Approvals
 	OrgDirectory
 	LastReconcile(ctx context.Context) (provisioning.ReconcileResult, bool, error)
+	Entitlement(ctx context.Context, email string) (provisioning.Entitlement, error)
 }
 
 // Directory is Roster's copy of the workspace's members.
@@ -739,6 +740,21 @@ func (h *Roster) adminHome(ctx context.Context, userID string) (slack.HomeTabVie
 	})
 	if err != nil {
 		return slack.HomeTabViewRequest{}, fmt.Errorf("home for %s: %w", userID, err)
+	}
+	// Why the directory gives each row access (or why it withdraws it).
+	for i, row := range home.Rows {
+		if row.Member.Email == "" {
+			continue
+		}
+		e, err := h.svc.Entitlement(ctx, row.Member.Email)
+		if err != nil {
+			return slack.HomeTabViewRequest{}, fmt.Errorf("home for %s: %w", userID, err)
+		}
+		for _, r := range e.Reasons {
+			if strings.HasPrefix(r, "via ") || r == provisioning.ReasonDisabled {
+				home.Rows[i].Directory = append(home.Rows[i].Directory, r)
+			}
+		}
 	}
 	return blocks.AdminHomeView(home), nil
 }
