@@ -282,3 +282,35 @@ func TestAssignModalToOrgUnit(t *testing.T) {
 		t.Errorf("dev@example.com invited though /Dev has no access")
 	}
 }
+
+// /roster revoke group:NAME shows who would lose access, then withdraws it.
+func TestRevokeGroupAccess(t *testing.T) {
+	fs := newFake(t)
+	dir := t.TempDir()
+	e := env(fs, dir, map[string]string{"ROSTER_MAX_DEACTIVATIONS": "5"})
+	file := writeFile(t, dir, "g.csv", "email,groups\nq1@example.com,Temps\nq2@example.com,Temps\n")
+	if code, out, errOut := importCmd(t, e, file); code != 0 {
+		t.Fatalf("import = %d, %q, %q", code, out, errOut)
+	}
+	b := startBot(t, fs, e)
+	waitFor(t, "directory sync", func() bool { _, ok := b.app.Directory.ByEmail(fakeslack.DemoMemberEmail); return ok })
+	if _, err := b.app.Service.GrantDirectory(t.Context(), provisioning.DirectoryGrant{Kind: provisioning.GrantGroup, Target: "Temps", GrantedBy: fakeslack.DemoAdminID}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "2 invites", func() bool { return countWrites(fs, http.MethodPost) == 2 })
+	if got := command(t, fs, fakeslack.DemoMemberID, "revoke group:Temps"); !strings.Contains(got, "Only Roster admins") {
+		t.Errorf("revoke group by a member = %q", got)
+	}
+	got := command(t, fs, fakeslack.DemoAdminID, "revoke group:Temps season over")
+	if !strings.Contains(got, "2 people") || !strings.Contains(got, blocks.ActionWithdrawConfirm) {
+		t.Fatalf("preview = %q", got)
+	}
+	if n := countWrites(fs, http.MethodDelete); n != 0 {
+		t.Fatalf("the preview deactivated %d", n)
+	}
+	click(t, fs, fakeslack.DemoAdminID, blocks.ActionWithdrawConfirm, between(got, `"action_id":"`+blocks.ActionWithdrawConfirm+`"`, `"value":"`, `"`))
+	waitFor(t, "2 deactivations", func() bool { return countWrites(fs, http.MethodDelete) == 2 })
+	if got := command(t, fs, fakeslack.DemoAdminID, "revoke group:Temps"); !strings.Contains(got, "No access is assigned") {
+		t.Errorf("second revoke = %q, want no access assigned", got)
+	}
+}

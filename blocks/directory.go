@@ -13,10 +13,11 @@ import (
 
 // IDs of the directory's buttons.
 const (
-	ActionHeldConfirm  = "held.confirm"  // value: held change ID
-	ActionHeldDiscard  = "held.discard"  // value: held change ID
-	ActionGrantConfirm = "grant.confirm" // value: EncodeGrant
-	ActionGrantCancel  = "grant.cancel"
+	ActionHeldConfirm     = "held.confirm"  // value: held change ID
+	ActionHeldDiscard     = "held.discard"  // value: held change ID
+	ActionGrantConfirm    = "grant.confirm" // value: EncodeGrant
+	ActionGrantCancel     = "grant.cancel"
+	ActionWithdrawConfirm = "grant.withdraw" // value: EncodeGrant
 )
 
 // What the Admin Home shows of held changes, at most.
@@ -113,6 +114,37 @@ func GrantPreview(kind provisioning.GrantKind, target, reason string, reach []st
 	}
 	ok := button(ActionGrantConfirm, EncodeGrant(kind, target, reason), "Assign access")
 	ok.Style = slack.StylePrimary
+	bs = append(bs, slack.NewActionBlock("", ok, button(ActionGrantCancel, "", "Cancel")))
+	if dryRun {
+		bs = append(bs, dryRunBlock())
+	}
+	return bs
+}
+
+// WithdrawPreview asks the admin to confirm withdrawing access from a
+// group or org unit: who would lose it (their accounts are deactivated
+// unless something else entitles them), and whether the deactivations
+// would wait for confirmation.
+func WithdrawPreview(kind provisioning.GrantKind, target string, lose []string, held bool, dryRun bool) []slack.Block {
+	what := "group *" + line(target, refBudget) + "*"
+	if kind == provisioning.GrantOrgUnit {
+		what = "org unit *" + line(target, refBudget) + "* and its sub-units"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Withdrawing access from %s would deactivate *%s* whom nothing else entitles.", what, plural(len(lose), "person", "people"))
+	for i, e := range lose {
+		if i == heldEmailsShow {
+			fmt.Fprintf(&b, "\n… and %d more", len(lose)-i)
+			break
+		}
+		b.WriteString("\n• " + email(e))
+	}
+	bs := []slack.Block{section(fit(b.String(), maxText))}
+	if held {
+		bs = append(bs, note("That is more than ROSTER_MAX_DEACTIVATIONS allows at once: the deactivations will wait in App Home for an admin's confirmation."))
+	}
+	ok := button(ActionWithdrawConfirm, EncodeGrant(kind, target, ""), "Withdraw access")
+	ok.Style = slack.StyleDanger
 	bs = append(bs, slack.NewActionBlock("", ok, button(ActionGrantCancel, "", "Cancel")))
 	if dryRun {
 		bs = append(bs, dryRunBlock())

@@ -21,6 +21,9 @@ func grantCases() []tcase {
 		{"nobody_dry_run", msg(blocks.GrantPreview(provisioning.GrantGroup, "Empty", "", nil, true))},
 		{"escaping", msg(blocks.GrantPreview(provisioning.GrantGroup, evil, evil, []string{evil}, false))},
 		{"longest", msg(blocks.GrantPreview(provisioning.GrantOrgUnit, longReason, longReason, many, false))},
+		{"withdraw", msg(blocks.WithdrawPreview(provisioning.GrantGroup, "Contractors", []string{"ada@example.com"}, false, false))},
+		{"withdraw_held", msg(blocks.WithdrawPreview(provisioning.GrantOrgUnit, "/Engineering", many, true, true))},
+		{"withdraw_escaping", msg(blocks.WithdrawPreview(provisioning.GrantGroup, evil, []string{evil}, false, false))},
 	}
 }
 

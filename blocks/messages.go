@@ -57,6 +57,7 @@ func Help(isAdmin bool, dryRun bool) []slack.Block {
 				"`/roster assign` — open the Assign form",
 				"`/roster assign group:NAME` or `/roster assign ou:/PATH` — give access to a directory group or org unit; shows how many people it affects and waits for your confirmation",
 				"`/roster revoke EMAIL [REASON…]` — withdraw every assignment of EMAIL and deactivate the account",
+				"`/roster revoke group:NAME` or `/roster revoke ou:/PATH` — withdraw that access; shows who would be deactivated first",
 				"`/roster revoke` — open the Revoke form",
 				"`/roster find TEXT` — search the directory by name or email",
 			}, "\n")),

@@ -32,7 +32,7 @@ var verbs = []Verb{VerbAssign, VerbRevoke, VerbRequest, VerbStatus, VerbFind, Ve
 var forms = map[Verb]string{
 	VerbHelp:    "/roster help",
 	VerbAssign:  "/roster assign EMAIL|group:NAME|ou:/PATH [for DURATION] [REASON…]",
-	VerbRevoke:  "/roster revoke EMAIL [REASON…]",
+	VerbRevoke:  "/roster revoke EMAIL|group:NAME|ou:/PATH [REASON…]",
 	VerbRequest: "/roster request EMAIL [for DURATION] [REASON…]",
 	VerbStatus:  "/roster status [EMAIL]",
 	VerbFind:    "/roster find TEXT",
@@ -50,7 +50,7 @@ const (
 type Target struct {
 	Email   string // normalized (lower-case) when an email was given
 	UserID  string // when a mention was given; the caller resolves it to an email
-	Group   string // assign group:NAME
+	Group   string // assign or revoke group:NAME
 	OrgUnit string // assign ou:/PATH; starts with "/"
 }
 
@@ -340,8 +340,8 @@ func (p parser) target(s string) (Target, string, error) {
 		if !hasPrefixFold(word, kind) {
 			continue
 		}
-		if p.verb != VerbAssign {
-			return Target{}, "", p.fail("only assign takes group:NAME or ou:/PATH")
+		if p.verb != VerbAssign && p.verb != VerbRevoke {
+			return Target{}, "", p.fail("only assign and revoke take group:NAME or ou:/PATH")
 		}
 		name, rest, err := p.name(kind, s[len(kind):])
 		if err != nil {

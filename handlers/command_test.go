@@ -60,6 +60,8 @@ var commandTests = []struct {
 	{"assign reason of 2000 characters", "assign ada@example.com " + strings.Repeat("é", 2000), Command{Verb: VerbAssign, Target: Target{Email: "ada@example.com"}, Reason: strings.Repeat("é", 2000)}},
 	{"assign tabs newlines and nbsp", "assign\u00a0ada@example.com\tfor\n7d\u00a0\u2003why\u00a0", Command{Verb: VerbAssign, Target: Target{Email: "ada@example.com"}, Duration: 7 * provisioning.Day, Reason: "why"}},
 	{"assign group", "assign group:Contractors", Command{Verb: VerbAssign, Target: Target{Group: "Contractors"}}},
+	{"revoke group", "revoke group:Contractors contract over", Command{Verb: VerbRevoke, Target: Target{Group: "Contractors"}, Reason: "contract over"}},
+	{"revoke org unit", "revoke ou:/Engineering/Platform", Command{Verb: VerbRevoke, Target: Target{OrgUnit: "/Engineering/Platform"}}},
 	{"assign group upper-case prefix", "assign GROUP:eng-oncall for 30d rota", Command{Verb: VerbAssign, Target: Target{Group: "eng-oncall"}, Duration: 30 * provisioning.Day, Reason: "rota"}},
 	{"assign quoted group", `assign group:"Contractors EU" for 7d Q3 audit`, Command{Verb: VerbAssign, Target: Target{Group: "Contractors EU"}, Duration: 7 * provisioning.Day, Reason: "Q3 audit"}},
 	{"assign curly-quoted group", "assign group:“Contractors EU” why", Command{Verb: VerbAssign, Target: Target{Group: "Contractors EU"}, Reason: "why"}},
@@ -176,9 +178,8 @@ var commandErrorTests = []struct {
 	{"revoke reason too long", "revoke ada@example.com " + strings.Repeat("x", 2500), VerbRevoke, "keep the reason under 2,000 characters"},
 	{"request reason too long after duration", "request ada@example.com for 1d " + strings.Repeat("x", 2001), VerbRequest, "keep the reason under 2,000 characters"},
 
-	{"revoke group", "revoke group:Contractors", VerbRevoke, "only assign takes group:NAME or ou:/PATH"},
-	{"request org unit", "request ou:/Engineering", VerbRequest, "only assign takes group:NAME or ou:/PATH"},
-	{"status group", "status GROUP:x", VerbStatus, "only assign takes group:NAME or ou:/PATH"},
+	{"request org unit", "request ou:/Engineering", VerbRequest, "only assign and revoke take group:NAME or ou:/PATH"},
+	{"status group", "status GROUP:x", VerbStatus, "only assign and revoke take group:NAME or ou:/PATH"},
 	{"group without name", "assign group:", VerbAssign, "write the group's name after group:"},
 	{"group with empty quotes", `assign group:"  " why`, VerbAssign, "write the group's name after group:"},
 	{"group with unclosed quotes", `assign group:"Contractors EU for 7d`, VerbAssign, "close the quotes around the group name"},
@@ -247,7 +248,7 @@ func TestCommandForms(t *testing.T) {
 	want := map[Verb]string{
 		VerbHelp:    "/roster help",
 		VerbAssign:  "/roster assign EMAIL|group:NAME|ou:/PATH [for DURATION] [REASON…]",
-		VerbRevoke:  "/roster revoke EMAIL [REASON…]",
+		VerbRevoke:  "/roster revoke EMAIL|group:NAME|ou:/PATH [REASON…]",
 		VerbRequest: "/roster request EMAIL [for DURATION] [REASON…]",
 		VerbStatus:  "/roster status [EMAIL]",
 		VerbFind:    "/roster find TEXT",
@@ -359,8 +360,8 @@ func FuzzParseCommand(f *testing.F) {
 		if set > 1 || c.Modal && set != 0 {
 			t.Fatalf("ParseCommand(%q) = %+v, want at most one target, and none with the modal", text, c)
 		}
-		if (tg.Group != "" || tg.OrgUnit != "") && c.Verb != VerbAssign {
-			t.Fatalf("ParseCommand(%q) = %+v, want groups and org units only for assign", text, c)
+		if (tg.Group != "" || tg.OrgUnit != "") && c.Verb != VerbAssign && c.Verb != VerbRevoke {
+			t.Fatalf("ParseCommand(%q) = %+v, want groups and org units only for assign and revoke", text, c)
 		}
 		if c.Duration < 0 || c.Duration > 0 && c.Verb != VerbAssign && c.Verb != VerbRequest {
 			t.Fatalf("ParseCommand(%q) = duration %v for %s", text, c.Duration, c.Verb)

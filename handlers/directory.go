@@ -16,6 +16,8 @@ import (
 type OrgDirectory interface {
 	PreviewGrant(ctx context.Context, kind provisioning.GrantKind, target string) ([]string, error)
 	GrantDirectory(ctx context.Context, g provisioning.DirectoryGrant) (provisioning.DirectoryResult, error)
+	PreviewWithdraw(ctx context.Context, kind provisioning.GrantKind, target string) (provisioning.DirectoryResult, error)
+	WithdrawDirectory(ctx context.Context, kind provisioning.GrantKind, target, by string) (provisioning.DirectoryResult, error)
 	ConfirmHeld(ctx context.Context, id, by string) (provisioning.HeldChange, error)
 	DiscardHeld(ctx context.Context, id, by string) (provisioning.HeldChange, error)
 }
@@ -23,6 +25,7 @@ type OrgDirectory interface {
 func (h *Roster) registerDirectory(r *Router) {
 	r.Action(blocks.ActionGrantConfirm, h.grantConfirm)
 	r.Action(blocks.ActionGrantCancel, h.grantCancel)
+	r.Action(blocks.ActionWithdrawConfirm, h.withdrawConfirm)
 	r.Action(blocks.ActionHeldConfirm, h.heldDecide)
 	r.Action(blocks.ActionHeldDiscard, h.heldDecide)
 }
@@ -127,4 +130,45 @@ func (h *Roster) heldDecide(ctx context.Context, cb slack.InteractionCallback, a
 		return h.dm(ctx, cb.User.ID, blocks.Text(fmt.Sprintf(":white_check_mark: Confirmed: %d deactivation jobs queued (%s).", len(held.Emails), blocks.Escape(held.Cause))))
 	}
 	return nil
+}
+
+// revokeDirectory answers `/roster revoke group:NAME` or `ou:/PATH`: who
+// would lose access, and a button that withdraws it.
+func (h *Roster) revokeDirectory(ctx context.Context, t Target, reply func(...slack.Block) error) error {
+	kind, target := provisioning.GrantGroup, t.Group
+	if t.OrgUnit != "" {
+		kind, target = provisioning.GrantOrgUnit, t.OrgUnit
+	}
+	res, err := h.svc.PreviewWithdraw(ctx, kind, target)
+	if err != nil {
+		return h.fail(ctx, err, reply)
+	}
+	return reply(blocks.WithdrawPreview(kind, target, res.Deactivate, res.Held != nil, h.svc.DryRun())...)
+}
+
+// withdrawConfirm withdraws a previewed grant; the clicker must be an
+// admin.
+func (h *Roster) withdrawConfirm(ctx context.Context, cb slack.InteractionCallback, act *slack.BlockAction) error {
+	replace := h.replaceOriginal(ctx, cb)
+	kind, target, _, err := blocks.DecodeGrant(act.Value)
+	if err != nil {
+		return replace(blocks.Text("That button is no longer valid; run the command again.")...)
+	}
+	admin, err := h.isAdmin(ctx, cb.User.ID)
+	if err != nil {
+		return err
+	}
+	if !admin {
+		return h.refuse(ctx, cb.User.ID, "revoke", "", func(s string) error { return h.ephemeral(ctx, cb, s) })
+	}
+	res, err := h.svc.WithdrawDirectory(ctx, kind, target, cb.User.ID)
+	switch {
+	case errors.Is(err, provisioning.ErrHeld):
+		h.refreshHome(ctx, cb.User.ID)
+		return replace(blocks.Text(fmt.Sprintf(":octagonal_sign: Access withdrawn from %s. Its %d deactivations wait in App Home for an admin's confirmation.", blocks.Escape(target), len(res.Deactivate)))...)
+	case err != nil:
+		return h.fail(ctx, err, replace)
+	}
+	h.refreshHome(ctx, cb.User.ID)
+	return replace(blocks.Text(fmt.Sprintf(":white_check_mark: Access withdrawn from %s: %d deactivation jobs queued.", blocks.Escape(target), res.Jobs))...)
 }

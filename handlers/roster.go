@@ -332,6 +332,9 @@ func (h *Roster) assign(ctx context.Context, by string, c Command, reply func(..
 }
 
 func (h *Roster) revoke(ctx context.Context, by string, t Target, reason string, reply func(...slack.Block) error) error {
+	if t.Group != "" || t.OrgUnit != "" {
+		return h.revokeDirectory(ctx, t, reply)
+	}
 	email, err := h.resolve(ctx, t)
 	if err != nil {
 		return h.fail(ctx, err, reply)
@@ -430,7 +433,7 @@ func innermost(err error) string {
 	for _, sentinel := range []error{provisioning.ErrProtected, provisioning.ErrInvalid, provisioning.ErrNotFound, provisioning.ErrForbidden} {
 		s = strings.TrimSuffix(s, ": "+sentinel.Error())
 	}
-	for _, prefix := range []string{"revoke ", "assign ", "status ", "lookup "} {
+	for _, prefix := range []string{"revoke ", "assign ", "status ", "lookup ", "withdraw ", "preview "} {
 		if rest, ok := strings.CutPrefix(s, prefix); ok {
 			if _, after, ok := strings.Cut(rest, ": "); ok {
 				s = after

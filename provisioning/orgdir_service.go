@@ -1102,6 +1102,17 @@ func (s *Service) PreviewGrant(ctx context.Context, kind GrantKind, target strin
 // grant is withdrawn, Result.Held is the pending HeldChange and the error
 // wraps ErrHeld.
 func (s *Service) WithdrawDirectory(ctx context.Context, kind GrantKind, target, by string) (DirectoryResult, error) {
+	return s.withdraw(ctx, kind, target, by, false)
+}
+
+// PreviewWithdraw returns what withdrawing the grant would do (Deactivate:
+// the people it would leave without access; Held when over the limit),
+// changing nothing.
+func (s *Service) PreviewWithdraw(ctx context.Context, kind GrantKind, target string) (DirectoryResult, error) {
+	return s.withdraw(ctx, kind, target, System, true)
+}
+
+func (s *Service) withdraw(ctx context.Context, kind GrantKind, target, by string, dry bool) (DirectoryResult, error) {
 	t, err := grantTarget(kind, target)
 	if err != nil {
 		return DirectoryResult{}, fmt.Errorf("withdraw %s: %w", describeGrant(kind, target), err)
@@ -1141,9 +1152,12 @@ func (s *Service) WithdrawDirectory(ctx context.Context, kind GrantKind, target,
 		}
 		flips(&res, reached, before, after)
 		cause := "grant withdrawn: " + describeGrant(kind, t)
-		held = s.settle(tx, &res, len(reached), cause, by, lim, now, false)
+		held = s.settle(tx, &res, len(reached), cause, by, lim, now, dry)
 		if held != nil && !errors.Is(held, ErrHeld) {
 			return held
+		}
+		if dry {
+			return errDryRun
 		}
 		detail := fmt.Sprintf("%s: reached %d people; %d no longer entitled, %d job(s)", describeGrant(kind, t), len(reached), len(res.Deactivate), res.Jobs)
 		if res.Held != nil {
@@ -1152,6 +1166,9 @@ func (s *Service) WithdrawDirectory(ctx context.Context, kind GrantKind, target,
 		_, err = tx.AppendAudit(AuditEvent{At: now, Actor: by, Action: "directory.withdraw", Outcome: "ok", Detail: detail})
 		return err
 	})
+	if errors.Is(err, errDryRun) {
+		return res, nil
+	}
 	if err != nil {
 		return DirectoryResult{}, fmt.Errorf("withdraw %s: %w", describeGrant(kind, t), err)
 	}
