@@ -117,20 +117,11 @@ func runImport(ctx context.Context, dbPath string, getenv func(string) string, c
 		}
 		return out
 	}
-	db, err := store.Open(dbPath, store.Options{Timeout: time.Second})
+	db, active, err := openOffline(ctx, dbPath)
 	if err != nil {
 		return importResponse{Error: err.Error(), Status: 1}
 	}
 	defer db.Close()
-	active := 0
-	_ = db.View(ctx, func(tx provisioning.ReadTx) error {
-		return tx.ForEachMember(func(m provisioning.Member) error {
-			if !m.Deleted && !m.IsBot {
-				active++
-			}
-			return nil
-		})
-	})
 	threshold, err := thresholdFrom(getenv)
 	if err != nil {
 		return importResponse{Error: err.Error(), Status: 2}
@@ -179,4 +170,28 @@ func thresholdFrom(getenv func(string) string) (Threshold, error) {
 		return Threshold{}, fmt.Errorf("ROSTER_MAX_DEACTIVATIONS: %s", p)
 	}
 	return t, nil
+}
+
+// openOffline opens the database for a subcommand run while no bot runs,
+// and counts the workspace's active members in Roster's stored copy: the
+// base of ROSTER_MAX_DEACTIVATIONS when it is a share.
+func openOffline(ctx context.Context, dbPath string) (*store.DB, int, error) {
+	db, err := store.Open(dbPath, store.Options{Timeout: time.Second})
+	if err != nil {
+		return nil, 0, err
+	}
+	active := 0
+	err = db.View(ctx, func(tx provisioning.ReadTx) error {
+		return tx.ForEachMember(func(m provisioning.Member) error {
+			if !m.Deleted && !m.IsBot {
+				active++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, 0, err
+	}
+	return db, active, nil
 }

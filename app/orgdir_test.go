@@ -240,6 +240,11 @@ func TestReconcileCommand(t *testing.T) {
 	if code, _, errOut := run("--force"); code != 2 {
 		t.Errorf("reconcile --force = %d (%q), want 2", code, errOut)
 	}
+	// With the bot stopped, the command reads Slack itself.
+	b.stop()
+	if code, out, errOut := run("--dry-run"); code != 0 || !strings.Contains(out, "dry run") || !strings.Contains(out, "already held for confirmation: 2") {
+		t.Errorf("reconcile --dry-run with the bot stopped = %d, %q, %q", code, out, errOut)
+	}
 }
 
 // The Assign modal takes ou:/PATH (or group:NAME) in its Email field: the

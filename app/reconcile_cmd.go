@@ -12,7 +12,6 @@ import (
 
 	"github.com/roster-app/roster/provisioning"
 	"github.com/roster-app/roster/provisioning/scim"
-	"github.com/roster-app/roster/store"
 )
 
 // reconcileResponse is what the running bot answers to a reconcile.
@@ -85,20 +84,11 @@ func reconcileThroughBot(ctx context.Context, c *http.Client, dryRun bool) recon
 // accounts with the SCIM token and queues jobs the bot runs at its next
 // start.
 func reconcileOffline(ctx context.Context, cfg Config, dryRun bool) reconcileResponse {
-	db, err := store.Open(cfg.DB, store.Options{Timeout: time.Second})
+	db, active, err := openOffline(ctx, cfg.DB)
 	if err != nil {
 		return reconcileResponse{Error: err.Error(), Status: 1}
 	}
 	defer db.Close()
-	active := 0
-	_ = db.View(ctx, func(tx provisioning.ReadTx) error {
-		return tx.ForEachMember(func(m provisioning.Member) error {
-			if !m.Deleted && !m.IsBot {
-				active++
-			}
-			return nil
-		})
-	})
 	limits := scim.DefaultLimits()
 	limits.Share = cfg.SCIMRateShare
 	sc := scim.New(cfg.SCIMURL, cfg.AdminToken.Reveal(), scim.WithLimits(limits))
