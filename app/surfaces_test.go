@@ -54,8 +54,15 @@ func command(t *testing.T, fs *fakeslack.Server, userID, text string) string {
 	seen := map[string]bool{}
 	var r fakeslack.Response
 	_, err = fs.WaitResponse(ctx, func(x fakeslack.Response) bool {
-		seen[x.ID+x.At.String()] = true
-		if len(seen) > before {
+		// Responses come oldest first; each scan sees them all again.
+		key := x.ID + x.At.String() + string(x.Body)
+		if seen[key] {
+			return false
+		}
+		seen[key] = true
+		// The answer is the first new response that is not a click's
+		// replacement of its own message (which may land meanwhile).
+		if len(seen) > before && !strings.Contains(string(x.Body), `"replace_original":true`) {
 			r = x
 			return true
 		}
