@@ -286,6 +286,9 @@ func faultResult(f *Fault) scimResult {
 // dropSCIM breaks the connection mid-response: the client reads a truncated
 // status line, a network error that no HTTP client retries on its own.
 func (s *Server) dropSCIM(w http.ResponseWriter, rec *SCIMRequest) {
+	// Recorded before the client can see anything, so a test that reacts
+	// to the answer finds the request in SCIMRequests.
+	s.record(rec)
 	if hj, ok := w.(http.Hijacker); ok {
 		if c, buf, err := hj.Hijack(); err == nil {
 			_, _ = buf.WriteString("HTTP/1.1 5")
@@ -293,7 +296,6 @@ func (s *Server) dropSCIM(w http.ResponseWriter, rec *SCIMRequest) {
 			_ = c.Close()
 		}
 	}
-	s.record(rec)
 }
 
 func (s *Server) finishSCIM(w http.ResponseWriter, rec *SCIMRequest, res scimResult) {
@@ -301,19 +303,23 @@ func (s *Server) finishSCIM(w http.ResponseWriter, rec *SCIMRequest, res scimRes
 		w.Header().Set(k, v)
 	}
 	rec.Status = res.status
+	var buf bytes.Buffer
 	if res.body != nil {
-		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		_ = enc.Encode(res.body)
 		rec.Response = buf.Bytes()
+	}
+	// Recorded before the answer is written, so a test that reacts to the
+	// answer finds the request in SCIMRequests.
+	s.record(rec)
+	if res.body != nil {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(res.status)
 		_, _ = w.Write(buf.Bytes())
 	} else {
 		w.WriteHeader(res.status)
 	}
-	s.record(rec)
 }
 
 func (s *Server) record(rec *SCIMRequest) {
