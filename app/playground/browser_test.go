@@ -227,7 +227,24 @@ func (b *browser) as(id string) {
 
 func (b *browser) click(what, css string) {
 	b.t.Helper()
-	b.do(what, chromedp.Click(chromedp.CSS(css)))
+	// The page re-renders a view when the bot publishes a new one, which
+	// can replace the element between finding it and clicking it: then it
+	// is found again, as a person would click the new one.
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	for {
+		err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(css)))
+		if err == nil {
+			return
+		}
+		// Click waits for the selector itself; an error before the
+		// deadline is the element going stale ("Could not find node…").
+		if ctx.Err() != nil {
+			b.shot("failed")
+			b.t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // message is the JavaScript expression of the first message in the open
