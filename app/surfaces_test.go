@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -299,14 +300,27 @@ func homeText(t *testing.T, fs *fakeslack.Server, user string) string {
 	return string(v.Blocks)
 }
 
-func openHome(t *testing.T, fs *fakeslack.Server, user string) string {
+func openHome(t *testing.T, fs *fakeslack.Server, user string, want ...string) string {
 	t.Helper()
 	before := len(fs.Calls("views.publish"))
 	if _, _, err := fs.AppHomeOpened(user); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "views.publish", func() bool { return len(fs.Calls("views.publish")) > before })
-	return homeText(t, fs, user)
+	// A refresh the bot started earlier (a job finishing) may publish
+	// after the event was sent: wait for the view that shows what the
+	// test expects.
+	var home string
+	waitFor(t, fmt.Sprintf("Home showing %q", want), func() bool {
+		home = homeText(t, fs, user)
+		for _, w := range want {
+			if !strings.Contains(home, w) {
+				return false
+			}
+		}
+		return true
+	})
+	return home
 }
 
 func TestHomeForAdminAndMember(t *testing.T) {
