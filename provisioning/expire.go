@@ -15,8 +15,14 @@ import (
 // stopped is ended at the first sweep after start.
 func (s *Service) ExpireAssignments(ctx context.Context) ([]Assignment, error) {
 	now := s.opt.Now().UTC()
+	// Found read-only first: the sweep runs every ROSTER_EXPIRY_CHECK over
+	// every assignment, and takes the write lock only when something ended.
+	due, err := s.emailsWith(ctx, func(a Assignment) bool { return !a.Live(now) })
+	if err != nil || len(due) == 0 {
+		return nil, err
+	}
 	var ended []Assignment
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		ended = ended[:0]
 		type change struct {
 			email string
@@ -24,17 +30,17 @@ func (s *Service) ExpireAssignments(ctx context.Context) ([]Assignment, error) {
 			gone  []Assignment
 		}
 		var changes []change
-		err := tx.ForEachAssignments(func(email string, as []Assignment) error {
+		for _, email := range due {
+			as, err := tx.Assignments(email)
+			if err != nil {
+				return err
+			}
 			gone := slices.DeleteFunc(slices.Clone(as), func(a Assignment) bool { return a.Live(now) })
 			if len(gone) == 0 {
-				return nil
+				continue
 			}
 			keep := slices.DeleteFunc(slices.Clone(as), func(a Assignment) bool { return !a.Live(now) })
 			changes = append(changes, change{email, keep, gone})
-			return nil
-		})
-		if err != nil {
-			return err
 		}
 		if len(changes) == 0 {
 			return nil
@@ -76,4 +82,19 @@ func (s *Service) ExpireAssignments(ctx context.Context) ([]Assignment, error) {
 		s.Wake()
 	}
 	return ended, nil
+}
+
+// emailsWith returns, from a read-only transaction, the emails that have an
+// assignment matching pred.
+func (s *Service) emailsWith(ctx context.Context, pred func(Assignment) bool) ([]string, error) {
+	var out []string
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		return tx.ForEachAssignments(func(email string, as []Assignment) error {
+			if slices.ContainsFunc(as, pred) {
+				out = append(out, email)
+			}
+			return nil
+		})
+	})
+	return out, err
 }

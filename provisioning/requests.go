@@ -295,36 +295,35 @@ type Reminder struct {
 // within a day and whose holder was not reminded yet.
 func (s *Service) DueReminders(ctx context.Context) ([]Reminder, error) {
 	now := s.opt.Now().UTC()
+	dueNow := func(a Assignment) bool {
+		return !a.ExpiresAt.IsZero() && a.RemindedAt.IsZero() && a.Live(now) &&
+			a.ExpiresAt.Sub(a.CreatedAt) > 2*Day && a.ExpiresAt.Sub(now) <= Day
+	}
+	// Found read-only first; the write lock only when someone is due.
+	due, err := s.emailsWith(ctx, dueNow)
+	if err != nil || len(due) == 0 {
+		return nil, err
+	}
 	var out []Reminder
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		out = out[:0]
-		type change struct {
-			email string
-			as    []Assignment
-		}
-		var changes []change
-		err := tx.ForEachAssignments(func(email string, as []Assignment) error {
+		for _, email := range due {
+			as, err := tx.Assignments(email)
+			if err != nil {
+				return err
+			}
 			changed := false
 			for i, a := range as {
-				if a.ExpiresAt.IsZero() || !a.RemindedAt.IsZero() || !a.Live(now) ||
-					a.ExpiresAt.Sub(a.CreatedAt) <= 2*Day || a.ExpiresAt.Sub(now) > Day {
-					continue
+				if dueNow(a) {
+					as[i].RemindedAt = now
+					changed = true
+					out = append(out, Reminder{Assignment: as[i]})
 				}
-				as[i].RemindedAt = now
-				changed = true
-				out = append(out, Reminder{Assignment: as[i]})
 			}
 			if changed {
-				changes = append(changes, change{email, as})
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, c := range changes {
-			if err := tx.PutAssignments(c.email, c.as); err != nil {
-				return err
+				if err := tx.PutAssignments(email, as); err != nil {
+					return err
+				}
 			}
 		}
 		for i := range out {
