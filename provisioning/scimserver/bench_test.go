@@ -14,7 +14,8 @@ import (
 // users through the handler, against the in-memory directory: "post" is
 // 10,000 POST /Users; "lookup+post" precedes each with the lookup Okta
 // makes (GET /Users?filter=userName eq "…"). It measures the server's own
-// cost; the lead re-runs it against the real service and store.
+// cost; BenchmarkInitialPushStore10k runs it against the real service and
+// store.
 func BenchmarkInitialPush10k(b *testing.B) {
 	const n = 10_000
 	bodies := make([]string, n)
