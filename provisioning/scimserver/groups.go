@@ -130,56 +130,9 @@ var groupProbes = map[string]bool{"displayName": true, "externalId": true, "id":
 
 func (h groupHandlers) list(w http.ResponseWriter, r *http.Request) error {
 	s := h.s
-	q := r.URL.Query()
-	pg, err := pageOf(q)
-	if err != nil {
-		return err
-	}
-	e, err := s.group.parseFilter(q.Get("filter"))
-	if err != nil {
-		return err
-	}
-	base := s.base(r)
-	sc := scope{rt: s.group}
-	var l lister
-	offer := func(g provisioning.Group) {
-		if e == nil {
-			l.offer(func() map[string]any { return groupDoc(g, base) })
-			return
-		}
-		if d := groupDoc(g, base); sc.match(e, d) {
-			l.offer(func() map[string]any { return d })
-		}
-	}
-	var probes []probe
-	indexed := false
-	if e != nil {
-		probes, indexed = s.group.probes(e, groupProbes)
-	}
-	if indexed {
-		if err := s.ensureIndex(r.Context()); err != nil {
-			return err
-		}
-	}
-	err = s.db.View(r.Context(), func(tx provisioning.ReadTx) error {
-		l = lister{page: pg}
-		if !indexed {
-			return tx.ForEachGroup(func(g provisioning.Group) error { offer(g); return nil })
-		}
-		groups, err := s.groupsFor(tx, probes)
-		for _, g := range groups {
-			offer(g)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	for i, d := range l.resources {
-		l.resources[i] = s.group.project(d.(map[string]any), q.Get("attributes"), q.Get("excludedAttributes"))
-	}
-	writeList(w, &l)
-	return nil
+	return listResources(w, r, s, s.group, groupProbes, func(g provisioning.Group, base string) map[string]any { return groupDoc(g, base) },
+		func(tx provisioning.ReadTx, fn func(provisioning.Group) error) error { return tx.ForEachGroup(fn) },
+		s.groupsFor)
 }
 
 // groupsFor returns the groups the probes find, in ID order.

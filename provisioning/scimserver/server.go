@@ -526,3 +526,64 @@ func (rt *resourceType) project(d map[string]any, attributes, excluded string) m
 	}
 	return out
 }
+
+// listResources answers GET /Users or /Groups: the filter is parsed; an
+// indexed lookup (userName eq, externalId eq…) reads only the resources
+// it finds, anything else walks them all; then the page is projected to
+// the attributes asked for.
+func listResources[T any](w http.ResponseWriter, r *http.Request, s *server, rt *resourceType, allowed map[string]bool,
+	doc func(T, string) map[string]any,
+	all func(provisioning.ReadTx, func(T) error) error,
+	found func(provisioning.ReadTx, []probe) ([]T, error),
+) error {
+	q := r.URL.Query()
+	pg, err := pageOf(q)
+	if err != nil {
+		return err
+	}
+	e, err := rt.parseFilter(q.Get("filter"))
+	if err != nil {
+		return err
+	}
+	base := s.base(r)
+	sc := scope{rt: rt}
+	var l lister
+	offer := func(v T) {
+		if e == nil {
+			l.offer(func() map[string]any { return doc(v, base) })
+			return
+		}
+		if d := doc(v, base); sc.match(e, d) {
+			l.offer(func() map[string]any { return d })
+		}
+	}
+	var probes []probe
+	indexed := false
+	if e != nil {
+		probes, indexed = rt.probes(e, allowed)
+	}
+	if indexed {
+		if err := s.ensureIndex(r.Context()); err != nil {
+			return err
+		}
+	}
+	err = s.db.View(r.Context(), func(tx provisioning.ReadTx) error {
+		l = lister{page: pg}
+		if !indexed {
+			return all(tx, func(v T) error { offer(v); return nil })
+		}
+		vs, err := found(tx, probes)
+		for _, v := range vs {
+			offer(v)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for i, d := range l.resources {
+		l.resources[i] = rt.project(d.(map[string]any), q.Get("attributes"), q.Get("excludedAttributes"))
+	}
+	writeList(w, &l)
+	return nil
+}

@@ -306,57 +306,9 @@ var userProbes = map[string]bool{"userName": true, "emails": true, "externalId":
 
 func (h userHandlers) list(w http.ResponseWriter, r *http.Request) error {
 	s := h.s
-	q := r.URL.Query()
-	pg, err := pageOf(q)
-	if err != nil {
-		return err
-	}
-	e, err := s.user.parseFilter(q.Get("filter"))
-	if err != nil {
-		return err
-	}
-	base := s.base(r)
-	sc := scope{rt: s.user}
-	var l lister
-	offer := func(p provisioning.Person) {
-		if e == nil {
-			l.offer(func() map[string]any { return s.userDoc(p, base) })
-			return
-		}
-		d := s.userDoc(p, base)
-		if sc.match(e, d) {
-			l.offer(func() map[string]any { return d })
-		}
-	}
-	var probes []probe
-	indexed := false
-	if e != nil {
-		probes, indexed = s.user.probes(e, userProbes)
-	}
-	if indexed {
-		if err := s.ensureIndex(r.Context()); err != nil {
-			return err
-		}
-	}
-	err = s.db.View(r.Context(), func(tx provisioning.ReadTx) error {
-		l = lister{page: pg}
-		if !indexed {
-			return tx.ForEachPerson(func(p provisioning.Person) error { offer(p); return nil })
-		}
-		people, err := s.usersFor(tx, probes)
-		for _, p := range people {
-			offer(p)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	for i, d := range l.resources {
-		l.resources[i] = s.user.project(d.(map[string]any), q.Get("attributes"), q.Get("excludedAttributes"))
-	}
-	writeList(w, &l)
-	return nil
+	return listResources(w, r, s, s.user, userProbes, s.userDoc,
+		func(tx provisioning.ReadTx, fn func(provisioning.Person) error) error { return tx.ForEachPerson(fn) },
+		s.usersFor)
 }
 
 // usersFor returns the people the probes find, in email order.
