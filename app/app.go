@@ -428,5 +428,5 @@ func (s slackMembers) MemberByID(ctx context.Context, id string) (provisioning.M
 		}
 		return provisioning.Member{}, fmt.Errorf("users.info %s: %w", id, err)
 	}
-	return memberFromSlack(*u), nil
+	return handlers.MemberFromSlack(*u), nil
 }

@@ -46,9 +46,6 @@ const (
 	syncRetries = 3
 )
 
-// memberFromSlack converts a Web API user into a directory member.
-func memberFromSlack(u slack.User) provisioning.Member { return handlers.MemberFromSlack(u) }
-
 // directorySync moves members between Slack, the store and the Directory.
 type directorySync struct {
 	api usersLister
@@ -152,7 +149,7 @@ func (s *directorySync) FullSync(ctx context.Context) (calls int, err error) {
 		p = next
 		page := make([]provisioning.Member, 0, len(p.Users))
 		for _, u := range p.Users {
-			m := memberFromSlack(u)
+			m := handlers.MemberFromSlack(u)
 			if m.ID == "" {
 				continue
 			}
@@ -246,7 +243,7 @@ func (s *directorySync) fresher(m provisioning.Member) provisioning.Member {
 // user_change with deleted:true marks them deactivated) and puts them in
 // the Directory.
 func (s *directorySync) Apply(ctx context.Context, u slack.User) error {
-	m := memberFromSlack(u)
+	m := handlers.MemberFromSlack(u)
 	if m.ID == "" {
 		return fmt.Errorf("apply member change: user without ID: %w", provisioning.ErrInvalid)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/roster-app/roster/fakeslack"
+	"github.com/roster-app/roster/handlers"
 	"github.com/roster-app/roster/provisioning"
 	"github.com/roster-app/roster/store"
 )
@@ -101,7 +102,7 @@ func (st *syncTest) wantMembers(t testing.TB) map[string]provisioning.Member {
 	t.Helper()
 	out := map[string]provisioning.Member{}
 	for _, u := range st.fs.Users() {
-		out[u.ID] = memberFromSlack(slackUser(t, u))
+		out[u.ID] = handlers.MemberFromSlack(slackUser(t, u))
 	}
 	return out
 }
@@ -176,7 +177,7 @@ func TestMemberFromSlack(t *testing.T) {
 			if err := json.Unmarshal([]byte(tt.json), &u); err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(tt.want, memberFromSlack(u)); diff != "" {
+			if diff := cmp.Diff(tt.want, handlers.MemberFromSlack(u)); diff != "" {
 				t.Errorf("memberFromSlack (-want +got):\n%s", diff)
 			}
 		})
@@ -494,7 +495,7 @@ func TestDirectoryApply(t *testing.T) {
 			if err := st.sync.Apply(t.Context(), evt.User); err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
-			want := memberFromSlack(evt.User)
+			want := handlers.MemberFromSlack(evt.User)
 			if got := stored(t, st.db)[tt.user.ID]; got != want {
 				t.Errorf("stored member = %+v, want %+v", got, want)
 			}
@@ -548,7 +549,7 @@ func TestDirectoryEventsDuringFullSync(t *testing.T) {
 	}
 	want := st.wantMembers(t) // Slack's users.list answer, which the events update
 	for _, u := range []fakeslack.User{earlyGone, lateRenamed, joined} {
-		want[u.ID] = memberFromSlack(slackUser(t, u))
+		want[u.ID] = handlers.MemberFromSlack(slackUser(t, u))
 	}
 	// old's page (Updated later than its event) wins: want has it already.
 	if diff := cmp.Diff(want, stored(t, st.db)); diff != "" {
@@ -614,7 +615,7 @@ func BenchmarkLoad50k(b *testing.B) {
 	}
 	var ms []provisioning.Member
 	for _, u := range fakeslack.GenerateMembers(50_000, 1) {
-		ms = append(ms, memberFromSlack(slackUser(b, u)))
+		ms = append(ms, handlers.MemberFromSlack(slackUser(b, u)))
 	}
 	if err := db.Update(b.Context(), func(tx provisioning.Tx) error { return tx.PutMembers(ms) }); err != nil {
 		b.Fatal(err)

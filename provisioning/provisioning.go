@@ -104,18 +104,6 @@ func (a Assignment) Live(now time.Time) bool {
 	return a.ExpiresAt.IsZero() || now.Before(a.ExpiresAt)
 }
 
-// Entitled reports whether any of as is live at now. It knows nothing of
-// the directory: decisions use Service.Entitlement, which also counts
-// grants to groups and org units and a disabled directory account.
-func Entitled(as []Assignment, now time.Time) bool {
-	for _, a := range as {
-		if a.Live(now) {
-			return true
-		}
-	}
-	return false
-}
-
 // RequestStatus is the state of a Request.
 type RequestStatus string
 

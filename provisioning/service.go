@@ -221,7 +221,7 @@ func (s *Service) Revoke(ctx context.Context, email, by, reason string) ([]Assig
 	}
 	if acct, err := s.provider.LookupByEmail(ctx, email); err == nil && acct.Active {
 		if perr := s.guard(ctx, acct); errors.Is(perr, ErrProtected) {
-			s.auditRefusal(ctx, by, "revoke", email, perr.Error())
+			s.auditOutcome(ctx, by, "revoke", email, "refused", perr.Error())
 			return nil, Job{}, fmt.Errorf("revoke %s: %w", email, perr)
 		}
 	}
@@ -327,10 +327,6 @@ func (s *Service) Wake() {
 	case s.wake <- struct{}{}:
 	default:
 	}
-}
-
-func (s *Service) auditRefusal(ctx context.Context, actor, action, email, detail string) {
-	s.auditOutcome(ctx, actor, action, email, "refused", detail)
 }
 
 // guard returns an error wrapping ErrProtected when acct must never be
