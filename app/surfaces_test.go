@@ -383,6 +383,11 @@ func TestHomeSearchAndPaging(t *testing.T) {
 	if len(page2) == 0 || len(page2) > blocks.HomePageSize {
 		t.Errorf("page 2 shows %d members, want 1..%d", len(page2), blocks.HomePageSize)
 	}
+	// A page past the end (the directory shrank, an old button) shows the last page.
+	got = act(blocks.ActionHomePage, blocks.EncodePage(99, ""))
+	if !strings.Contains(got, "@example.com") || strings.Contains(got, "Showing 1981") {
+		t.Errorf("page 100 of a smaller directory does not show its last page")
+	}
 }
 
 func TestRedeliveredHomeEventHandledOnce(t *testing.T) {

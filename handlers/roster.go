@@ -38,7 +38,7 @@ type Service interface {
 	Approvals
 	OrgDirectory
 	LastReconcile(ctx context.Context) (provisioning.ReconcileResult, bool, error)
-	Entitlement(ctx context.Context, email string) (provisioning.Entitlement, error)
+	Entitlements(ctx context.Context, emails []string) ([]provisioning.Entitlement, error)
 }
 
 // Directory is Roster's copy of the workspace's members.
@@ -706,10 +706,13 @@ func (h *Roster) adminHome(ctx context.Context, userID string) (slack.HomeTabVie
 	h.mu.Lock()
 	st := h.homes[userID]
 	h.mu.Unlock()
-	_, total := h.dir.Search(st.query, 0, 0)
-	pages := max(1, (total+blocks.HomePageSize-1)/blocks.HomePageSize)
-	st.page = min(max(st.page, 0), pages-1)
+	st.page = max(st.page, 0)
 	ms, total := h.dir.Search(st.query, st.page*blocks.HomePageSize, blocks.HomePageSize)
+	pages := max(1, (total+blocks.HomePageSize-1)/blocks.HomePageSize)
+	if st.page >= pages { // the directory shrank under this page
+		st.page = pages - 1
+		ms, total = h.dir.Search(st.query, st.page*blocks.HomePageSize, blocks.HomePageSize)
+	}
 	home := blocks.AdminHome{Query: st.query, Page: st.page, Pages: pages, Total: total, DryRun: h.svc.DryRun(), Now: h.now(), Notices: h.noticeList()}
 	if last, ok, err := h.svc.LastReconcile(ctx); err != nil {
 		return slack.HomeTabViewRequest{}, fmt.Errorf("home for %s: %w", userID, err)
@@ -745,13 +748,17 @@ func (h *Roster) adminHome(ctx context.Context, userID string) (slack.HomeTabVie
 		return slack.HomeTabViewRequest{}, fmt.Errorf("home for %s: %w", userID, err)
 	}
 	// Why the directory gives each row access (or why it withdraws it).
+	emails := make([]string, len(home.Rows))
 	for i, row := range home.Rows {
-		if row.Member.Email == "" {
+		emails[i] = row.Member.Email
+	}
+	ents, err := h.svc.Entitlements(ctx, emails)
+	if err != nil {
+		return slack.HomeTabViewRequest{}, fmt.Errorf("home for %s: %w", userID, err)
+	}
+	for i, e := range ents {
+		if home.Rows[i].Member.Email == "" {
 			continue
-		}
-		e, err := h.svc.Entitlement(ctx, row.Member.Email)
-		if err != nil {
-			return slack.HomeTabViewRequest{}, fmt.Errorf("home for %s: %w", userID, err)
 		}
 		for _, r := range e.Reasons {
 			if strings.HasPrefix(r, "via ") || r == provisioning.ReasonDisabled {

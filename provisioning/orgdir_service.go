@@ -33,6 +33,30 @@ func (s *Service) Entitlement(ctx context.Context, email string) (Entitlement, e
 	return ent, nil
 }
 
+// Entitlements returns the entitlement of each email (normalized ones), in
+// one transaction that resolves the directory grants once: App Home asks
+// for a page of members at a time.
+func (s *Service) Entitlements(ctx context.Context, emails []string) ([]Entitlement, error) {
+	out := make([]Entitlement, len(emails))
+	now := s.opt.Now()
+	err := s.store.View(ctx, func(tx ReadTx) error {
+		r, err := loadReach(tx)
+		if err != nil {
+			return err
+		}
+		for i, email := range emails {
+			if out[i], err = entitle(tx, r, email, now, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("entitlements: %w", err)
+	}
+	return out, nil
+}
+
 // entitlement is the one definition of "entitled", used by jobs, Status,
 // requests and expiry: a live assignment, or, when the directory has the
 // person and their account is enabled, a grant on one of their groups or on
