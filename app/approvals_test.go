@@ -372,3 +372,31 @@ func TestRequestForEntitledPerson(t *testing.T) {
 		t.Errorf("approvers were asked %d times, want 0", n)
 	}
 }
+
+// A change is re-published to the Home tab of someone who has it open, and
+// not pushed to people who never opened it (they get a fresh one when they
+// do).
+func TestHomeRefreshOnlyForViewers(t *testing.T) {
+	fs := newFake(t)
+	approvalsBot(t, fs, t.TempDir(), nil)
+	publishes := func(user string) int {
+		n := 0
+		for _, c := range fs.Calls("views.publish") {
+			if c.Param("user_id") == user {
+				n++
+			}
+		}
+		return n
+	}
+	openHome(t, fs, fakeslack.DemoMemberID)
+	command(t, fs, fakeslack.DemoMemberID, "request viewer.asks@example.com")
+	waitFor(t, "the member's Home shows the request", func() bool {
+		return strings.Contains(homeText(t, fs, fakeslack.DemoMemberID), "viewer.asks@example.com")
+	})
+	command(t, fs, fakeslack.DemoGuestID, "request guest.asks@example.com")
+	approvalMessage(t, fs, "guest.asks@example.com")
+	if n := publishes(fakeslack.DemoGuestID); n != 0 {
+		t.Errorf("views.publish for a guest who never opened Home = %d, want 0", n)
+	}
+	openHome(t, fs, fakeslack.DemoGuestID, "guest.asks@example.com")
+}

@@ -73,6 +73,7 @@ type Roster struct {
 
 	mu      sync.Mutex
 	dms     map[string]string    // user ID → DM channel ID (conversations.open)
+	viewers map[string]bool      // users who opened the Home tab since start
 	homes   map[string]homeState // per admin: the search and page they look at
 	notices map[string]string    // problems admins see in App Home, by kind
 }
@@ -99,7 +100,7 @@ func NewRoster(api SlackAPI, svc Service, store provisioning.Store, dir Director
 	return &Roster{
 		slack: api, svc: svc, approvals: svc, store: store, dir: dir, updater: updater, log: log, now: cfg.Now,
 		admins: cfg.Admins, approvers: cfg.Approvers, approvalsChannel: cfg.ApprovalsChannel, maxDuration: cfg.MaxDuration,
-		homes: map[string]homeState{}, notices: map[string]string{}, dms: map[string]string{},
+		homes: map[string]homeState{}, notices: map[string]string{}, dms: map[string]string{}, viewers: map[string]bool{},
 	}
 }
 
@@ -642,6 +643,9 @@ func (h *Roster) homeOpened(ctx context.Context, evt slackevents.EventsAPIInnerE
 	if !ok || e.Tab != "home" {
 		return nil
 	}
+	h.mu.Lock()
+	h.viewers[e.User] = true
+	h.mu.Unlock()
 	return h.publishHome(ctx, e.User)
 }
 
@@ -664,7 +668,15 @@ func (h *Roster) homePage(ctx context.Context, cb slack.InteractionCallback, act
 }
 
 // refreshHome re-publishes userID's Home after a change they made.
+// Only people who opened the Home tab since Roster started can be looking
+// at it; everyone else gets a fresh one from app_home_opened when they do.
 func (h *Roster) refreshHome(ctx context.Context, userID string) {
+	h.mu.Lock()
+	viewer := h.viewers[userID]
+	h.mu.Unlock()
+	if !viewer {
+		return
+	}
 	if err := h.publishHome(ctx, userID); err != nil {
 		h.log.WarnContext(ctx, "refresh home", "user", userID, "err", err)
 	}
