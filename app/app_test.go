@@ -429,6 +429,10 @@ func TestBackupWhileRunning(t *testing.T) {
 	dir := t.TempDir()
 	e := env(fs, dir, map[string]string{"ROSTER_DRY_RUN": "true"})
 	b := startBot(t, fs, e)
+	// The control socket beside the database is its owner's only.
+	if fi, err := os.Stat(app.ControlPath(e["ROSTER_DB"])); err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("control socket = %v, %v; want a socket with mode 0600", fi.Mode(), err)
+	}
 
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
