@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -74,40 +73,40 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// bot is app.Run running in this process.
 type bot struct {
-	app  *app.App
-	logs *syncBuffer
-	stop func() time.Duration // cancels Run and returns how long it took to return
+	app     *app.App
+	logs    *syncBuffer
+	started time.Time            // just before app.Run was called
+	ready   time.Time            // when the Ready hook ran
+	stop    func() time.Duration // cancels Run and returns how long it took to return
 }
 
-// startBot runs app.Run in this process against fs until the test ends.
-func startBot(t *testing.T, fs *fakeslack.Server, e map[string]string) *bot {
-	t.Helper()
+// launch runs app.Run with e and hooks (launch sets Ready) until stop or
+// the end of the test, logging to the bot's buffer at e's level. It
+// returns once Ready has run; it does not wait for the socket.
+func launch(tb testing.TB, e map[string]string, hooks app.Hooks) *bot {
+	tb.Helper()
 	cfg, err := app.LoadConfig(getenv(e))
 	if err != nil {
-		t.Fatalf("LoadConfig() = %v", err)
+		tb.Fatalf("LoadConfig() = %v", err)
 	}
 	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *app.App, 1)
+	readyc := make(chan *app.App, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, cfg, log, app.Hooks{
-			Ready:        func(a *app.App) { ready <- a },
-			PingInterval: 5 * time.Second,
-			JobBackoff:   20 * time.Millisecond,
-		})
-	}()
-	b := &bot{logs: logs}
+	hooks.Ready = func(a *app.App) { readyc <- a }
+	b := &bot{logs: logs, started: time.Now()}
+	go func() { done <- app.Run(ctx, cfg, app.NewLogger(cfg, logs), hooks) }()
 	select {
-	case b.app = <-ready:
+	case b.app = <-readyc:
+		b.ready = time.Now()
 	case err := <-done:
 		cancel()
-		t.Fatalf("Run() = %v before it was ready; logs:\n%s", err, logs)
-	case <-time.After(20 * time.Second):
+		tb.Fatalf("Run() = %v before it was ready; logs:\n%s", err, logs)
+	case <-time.After(60 * time.Second):
 		cancel()
-		t.Fatal("bot not ready within 20s")
+		tb.Fatal("bot not ready within 60s")
 	}
 	var once sync.Once
 	var took time.Duration
@@ -118,20 +117,36 @@ func startBot(t *testing.T, fs *fakeslack.Server, e map[string]string) *bot {
 			select {
 			case err := <-done:
 				if err != nil {
-					t.Errorf("Run() = %v after cancel, want nil", err)
+					tb.Errorf("Run() = %v after cancel, want nil", err)
 				}
-			case <-time.After(15 * time.Second):
-				t.Errorf("Run() did not return within 15s of cancel")
+			case <-time.After(20 * time.Second):
+				tb.Errorf("Run() did not return within 20s of cancel")
 			}
 			took = time.Since(start)
+			if tb.Failed() {
+				out := logs.String()
+				if len(out) > 20000 {
+					out = "…" + out[len(out)-20000:]
+				}
+				tb.Logf("bot logs:\n%s", out)
+			}
 		})
 		return took
 	}
+	tb.Cleanup(func() { b.stop() })
+	return b
+}
+
+// startBot runs app.Run in this process against fs until the test ends,
+// and waits for its socket.
+func startBot(t *testing.T, fs *fakeslack.Server, e map[string]string) *bot {
+	t.Helper()
+	b := launch(t, e, app.Hooks{PingInterval: 5 * time.Second, JobBackoff: 20 * time.Millisecond})
 	t.Cleanup(func() {
 		b.stop()
 		// Debug logs of a whole run, errors from Slack and SCIM included,
 		// never carry a token.
-		out := logs.String()
+		out := b.logs.String()
 		for _, tok := range []string{fakeslack.BotToken, fakeslack.AppToken, fakeslack.AdminToken} {
 			if strings.Contains(out, tok) || strings.Contains(out, tok[5:]) {
 				t.Errorf("logs contain a token (%s…)", tok[:5])

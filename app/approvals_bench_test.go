@@ -77,62 +77,24 @@ func stormWorkspace() *fakeslack.Workspace {
 	return w
 }
 
-// stormStartBot runs app.Run against fs and returns the app once Ready has
-// run and the socket is connected, and a stop function.
+// stormStartBot runs the bot against fs, with the SCIM client's limits
+// time-scaled, and returns the app once the socket is connected, and a
+// stop function.
 func stormStartBot(tb testing.TB, fs *fakeslack.Server, e map[string]string) (*app.App, func()) {
 	tb.Helper()
 	cfg, err := app.LoadConfig(getenv(e))
 	if err != nil {
 		tb.Fatalf("LoadConfig() = %v", err)
 	}
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *app.App, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, cfg, app.NewLogger(cfg, logs), app.Hooks{
-			Ready:        func(a *app.App) { ready <- a },
-			PingInterval: 5 * time.Second,
-			JobBackoff:   20 * time.Millisecond,
-			SCIMLimits:   &scim.Limits{Share: cfg.SCIMRateShare, TimeScale: stormSCIMTimeScale},
-		})
-	}()
-	var a *app.App
-	select {
-	case a = <-ready:
-	case err := <-done:
-		cancel()
-		tb.Fatalf("Run() = %v before it was ready; logs:\n%s", err, logs)
-	case <-time.After(30 * time.Second):
-		cancel()
-		tb.Fatal("bot not ready within 30s")
-	}
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					tb.Errorf("Run() = %v after cancel, want nil", err)
-				}
-			case <-time.After(20 * time.Second):
-				tb.Errorf("Run() did not return within 20s of cancel")
-			}
-			if tb.Failed() {
-				out := logs.String()
-				if len(out) > 20000 {
-					out = "…" + out[len(out)-20000:]
-				}
-				tb.Logf("bot logs:\n%s", out)
-			}
-		})
-	}
-	tb.Cleanup(stop)
+	b := launch(tb, e, app.Hooks{
+		PingInterval: 5 * time.Second,
+		JobBackoff:   20 * time.Millisecond,
+		SCIMLimits:   &scim.Limits{Share: cfg.SCIMRateShare, TimeScale: stormSCIMTimeScale},
+	})
 	if err := fs.WaitConnections(1, 10*time.Second); err != nil {
 		tb.Fatalf("bot did not connect: %v", err)
 	}
-	return a, stop
+	return b.app, func() { b.stop() }
 }
 
 // stormWait polls cond every 20 ms for up to timeout.

@@ -36,64 +36,9 @@ import (
 	"github.com/roster-app/roster/fakeslack"
 )
 
-// surfBot is a running app.Run for benchmarks (startBot needs a *testing.T).
-type surfBot struct {
-	app     *app.App
-	logs    *syncBuffer
-	started time.Time // just before app.Run was called
-	ready   time.Time // when the Ready hook ran
-	stop    func()
-}
-
-// surfLaunch runs app.Run against fs until stop or the end of the test. It
-// returns once Ready has run; it does not wait for the socket.
-func surfLaunch(tb testing.TB, fs *fakeslack.Server, e map[string]string) *surfBot {
-	tb.Helper()
-	cfg, err := app.LoadConfig(getenv(e))
-	if err != nil {
-		tb.Fatalf("LoadConfig() = %v", err)
-	}
-	logs := &syncBuffer{}
-	log := app.NewLogger(cfg, logs)
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan *app.App, 1)
-	done := make(chan error, 1)
-	b := &surfBot{logs: logs}
-	b.started = time.Now()
-	go func() {
-		done <- app.Run(ctx, cfg, log, app.Hooks{
-			Ready:        func(a *app.App) { ready <- a },
-			PingInterval: 5 * time.Second,
-			JobBackoff:   20 * time.Millisecond,
-		})
-	}()
-	select {
-	case b.app = <-ready:
-		b.ready = time.Now()
-	case err := <-done:
-		cancel()
-		tb.Fatalf("Run() = %v before it was ready; logs:\n%s", err, logs)
-	case <-time.After(60 * time.Second):
-		cancel()
-		tb.Fatal("bot not ready within 60s")
-	}
-	var once sync.Once
-	b.stop = func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					tb.Errorf("Run() = %v after cancel, want nil", err)
-				}
-			case <-time.After(20 * time.Second):
-				tb.Errorf("Run() did not return within 20s of cancel")
-			}
-		})
-	}
-	tb.Cleanup(b.stop)
-	return b
-}
+// surfHooks are startBot's hooks; the benchmarks call launch directly
+// because they measure the time to Ready and to the socket themselves.
+var surfHooks = app.Hooks{PingInterval: 5 * time.Second, JobBackoff: 20 * time.Millisecond}
 
 // surfEnv is env with production's log level.
 func surfEnv(fs *fakeslack.Server, dir string) map[string]string {
@@ -278,7 +223,7 @@ func surfBurstBot(tb testing.TB) *fakeslack.Server {
 	tb.Helper()
 	fs := fakeslack.New(fakeslack.WithWorkspace(fakeslack.DemoWorkspace()))
 	tb.Cleanup(fs.Close)
-	b := surfLaunch(tb, fs, surfEnv(fs, tb.TempDir()))
+	b := launch(tb, surfEnv(fs, tb.TempDir()), surfHooks)
 	if err := fs.WaitConnections(1, 10*time.Second); err != nil {
 		tb.Fatal(err)
 	}
@@ -430,7 +375,7 @@ func surfQueries(ms []fakeslack.User) []string {
 func BenchmarkHomePublish50k(b *testing.B) {
 	members := surfBigMembers()
 	fs := surfBigFake(b, members)
-	bot := surfLaunch(b, fs, surfEnv(fs, b.TempDir()))
+	bot := launch(b, surfEnv(fs, b.TempDir()), surfHooks)
 	if err := fs.WaitConnections(1, 10*time.Second); err != nil {
 		b.Fatal(err)
 	}
@@ -498,7 +443,7 @@ func BenchmarkRestartHome50k(b *testing.B) {
 			want := len(fs.Users())
 
 			// A first run fills the store.
-			first := surfLaunch(b, fs, e)
+			first := launch(b, e, surfHooks)
 			if err := fs.WaitConnections(1, 10*time.Second); err != nil {
 				b.Fatal(err)
 			}
@@ -512,7 +457,7 @@ func BenchmarkRestartHome50k(b *testing.B) {
 			var toReady, toSocket, toHome, homeAfterSocket surfLatencies
 			for b.Loop() {
 				conns := fs.TotalConnections()
-				bot := surfLaunch(b, fs, e)
+				bot := launch(b, e, surfHooks)
 				if err := fs.WaitConnections(conns+1, 30*time.Second); err != nil {
 					b.Fatal(err)
 				}
