@@ -102,18 +102,9 @@ func directoryCommand(args []string, getenv func(string) string, stdout, stderr 
 func runImport(ctx context.Context, dbPath string, getenv func(string) string, ch provisioning.DirectoryChange) importResponse {
 	if c := controlClient(dbPath); c != nil {
 		body, _ := json.Marshal(ch)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://roster/directory/import", bytes.NewReader(body))
-		if err != nil {
-			return importResponse{Error: err.Error(), Status: 1}
-		}
-		resp, err := c.Do(req)
-		if err != nil {
-			return importResponse{Error: "through the running bot: " + err.Error(), Status: 1}
-		}
-		defer resp.Body.Close()
 		var out importResponse
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-			return importResponse{Error: fmt.Sprintf("through the running bot: %s", resp.Status), Status: 1}
+		if err := postControl(ctx, c, "/directory/import", body, &out); err != nil {
+			return importResponse{Error: err.Error(), Status: 1}
 		}
 		return out
 	}
@@ -194,4 +185,22 @@ func openOffline(ctx context.Context, dbPath string) (*store.DB, int, error) {
 		return nil, 0, err
 	}
 	return db, active, nil
+}
+
+// postControl posts body to path on the running bot's control socket and
+// decodes its JSON answer into out.
+func postControl(ctx context.Context, c *http.Client, path string, body []byte, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://roster"+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("through the running bot: %w", err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("through the running bot: %s", resp.Status)
+	}
+	return nil
 }

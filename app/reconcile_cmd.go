@@ -60,22 +60,13 @@ func reconcileCommand(args []string, getenv func(string) string, stdout, stderr 
 }
 
 func reconcileThroughBot(ctx context.Context, c *http.Client, dryRun bool) reconcileResponse {
-	url := "http://roster/reconcile"
+	path := "/reconcile"
 	if dryRun {
-		url += "?dry_run=1"
+		path += "?dry_run=1"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
-	if err != nil {
-		return reconcileResponse{Error: err.Error(), Status: 1}
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return reconcileResponse{Error: "through the running bot: " + err.Error(), Status: 1}
-	}
-	defer resp.Body.Close()
 	var out reconcileResponse
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return reconcileResponse{Error: "through the running bot: " + resp.Status, Status: 1}
+	if err := postControl(ctx, c, path, nil, &out); err != nil {
+		return reconcileResponse{Error: err.Error(), Status: 1}
 	}
 	return out
 }

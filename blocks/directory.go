@@ -95,20 +95,8 @@ func DecodeGrant(value string) (kind provisioning.GrantKind, target, reason stri
 // GrantPreview asks the admin to confirm a grant to a group or org unit:
 // how many people it would invite or reactivate, and who.
 func GrantPreview(kind provisioning.GrantKind, target, reason string, reach []string, dryRun bool) []slack.Block {
-	what := "group *" + line(target, refBudget) + "*"
-	if kind == provisioning.GrantOrgUnit {
-		what = "org unit *" + line(target, refBudget) + "* and its sub-units"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "Assigning access to %s would invite or reactivate *%s*.", what, plural(len(reach), "person", "people"))
-	for i, e := range reach {
-		if i == heldEmailsShow {
-			fmt.Fprintf(&b, "\n… and %d more", len(reach)-i)
-			break
-		}
-		b.WriteString("\n• " + email(e))
-	}
-	bs := []slack.Block{section(fit(b.String(), maxText))}
+	head := fmt.Sprintf("Assigning access to %s would invite or reactivate *%s*.", grantWhat(kind, target), plural(len(reach), "person", "people"))
+	bs := []slack.Block{section(emailList(head, reach))}
 	if strings.TrimSpace(reason) != "" {
 		bs = append(bs, note("Reason: "+line(reason, 500)))
 	}
@@ -126,20 +114,8 @@ func GrantPreview(kind provisioning.GrantKind, target, reason string, reach []st
 // unless something else entitles them), and whether the deactivations
 // would wait for confirmation.
 func WithdrawPreview(kind provisioning.GrantKind, target string, lose []string, held bool, dryRun bool) []slack.Block {
-	what := "group *" + line(target, refBudget) + "*"
-	if kind == provisioning.GrantOrgUnit {
-		what = "org unit *" + line(target, refBudget) + "* and its sub-units"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "Withdrawing access from %s would deactivate *%s* whom nothing else entitles.", what, plural(len(lose), "person", "people"))
-	for i, e := range lose {
-		if i == heldEmailsShow {
-			fmt.Fprintf(&b, "\n… and %d more", len(lose)-i)
-			break
-		}
-		b.WriteString("\n• " + email(e))
-	}
-	bs := []slack.Block{section(fit(b.String(), maxText))}
+	head := fmt.Sprintf("Withdrawing access from %s would deactivate *%s* whom nothing else entitles.", grantWhat(kind, target), plural(len(lose), "person", "people"))
+	bs := []slack.Block{section(emailList(head, lose))}
 	if held {
 		bs = append(bs, note("That is more than ROSTER_MAX_DEACTIVATIONS allows at once: the deactivations will wait in App Home for an admin's confirmation."))
 	}
@@ -150,4 +126,27 @@ func WithdrawPreview(kind provisioning.GrantKind, target string, lose []string, 
 		bs = append(bs, dryRunBlock())
 	}
 	return bs
+}
+
+// grantWhat names a grant's target in a sentence.
+func grantWhat(kind provisioning.GrantKind, target string) string {
+	if kind == provisioning.GrantOrgUnit {
+		return "org unit *" + line(target, refBudget) + "* and its sub-units"
+	}
+	return "group *" + line(target, refBudget) + "*"
+}
+
+// emailList is head followed by the first emails, one a line, and how many
+// more there are, cut to a section's limit.
+func emailList(head string, emails []string) string {
+	var b strings.Builder
+	b.WriteString(head)
+	for i, e := range emails {
+		if i == heldEmailsShow {
+			fmt.Fprintf(&b, "\n… and %d more", len(emails)-i)
+			break
+		}
+		b.WriteString("\n• " + email(e))
+	}
+	return fit(b.String(), maxText)
 }

@@ -52,16 +52,9 @@ func (h *Roster) assignDirectory(ctx context.Context, c Command, reply func(...s
 // not the authority to do it: the clicker is checked here.
 func (h *Roster) grantConfirm(ctx context.Context, cb slack.InteractionCallback, act *slack.BlockAction) error {
 	replace := h.replaceOriginal(ctx, cb)
-	kind, target, reason, err := blocks.DecodeGrant(act.Value)
-	if err != nil {
-		return replace(blocks.Text("That button is no longer valid; run the command again.")...)
-	}
-	admin, err := h.isAdmin(ctx, cb.User.ID)
-	if err != nil {
+	kind, target, reason, ok, err := h.grantClick(ctx, cb, act, "assign", replace)
+	if !ok {
 		return err
-	}
-	if !admin {
-		return h.refuse(ctx, cb.User.ID, "assign", "", func(s string) error { return h.ephemeral(ctx, cb, s) })
 	}
 	res, err := h.svc.GrantDirectory(ctx, provisioning.DirectoryGrant{Kind: kind, Target: target, GrantedBy: cb.User.ID, Reason: reason})
 	if err != nil {
@@ -150,16 +143,9 @@ func (h *Roster) revokeDirectory(ctx context.Context, t Target, reply func(...sl
 // admin.
 func (h *Roster) withdrawConfirm(ctx context.Context, cb slack.InteractionCallback, act *slack.BlockAction) error {
 	replace := h.replaceOriginal(ctx, cb)
-	kind, target, _, err := blocks.DecodeGrant(act.Value)
-	if err != nil {
-		return replace(blocks.Text("That button is no longer valid; run the command again.")...)
-	}
-	admin, err := h.isAdmin(ctx, cb.User.ID)
-	if err != nil {
+	kind, target, _, ok, err := h.grantClick(ctx, cb, act, "revoke", replace)
+	if !ok {
 		return err
-	}
-	if !admin {
-		return h.refuse(ctx, cb.User.ID, "revoke", "", func(s string) error { return h.ephemeral(ctx, cb, s) })
 	}
 	res, err := h.svc.WithdrawDirectory(ctx, kind, target, cb.User.ID)
 	switch {
@@ -171,4 +157,22 @@ func (h *Roster) withdrawConfirm(ctx context.Context, cb slack.InteractionCallba
 	}
 	h.refreshHome(ctx, cb.User.ID)
 	return replace(blocks.Text(fmt.Sprintf(":white_check_mark: Access withdrawn from %s: %d deactivation jobs queued.", blocks.Escape(target), res.Jobs))...)
+}
+
+// grantClick reads the grant a confirm button carries and checks that the
+// clicker is an admin; the button carries what to do, never the authority.
+// When ok is false the click was answered (or err is to be logged).
+func (h *Roster) grantClick(ctx context.Context, cb slack.InteractionCallback, act *slack.BlockAction, action string, replace func(...slack.Block) error) (kind provisioning.GrantKind, target, reason string, ok bool, err error) {
+	kind, target, reason, err = blocks.DecodeGrant(act.Value)
+	if err != nil {
+		return "", "", "", false, replace(blocks.Text("That button is no longer valid; run the command again.")...)
+	}
+	admin, err := h.isAdmin(ctx, cb.User.ID)
+	if err != nil {
+		return "", "", "", false, err
+	}
+	if !admin {
+		return "", "", "", false, h.refuse(ctx, cb.User.ID, action, "", func(s string) error { return h.ephemeral(ctx, cb, s) })
+	}
+	return kind, target, reason, true, nil
 }
